@@ -1,0 +1,34 @@
+// A read-only view of a whole file through mmap. Pages are mapped private and writable
+// (copy-on-write), so tensors viewing the mapping can be modified in place without touching the
+// file and without an upfront copy.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+
+namespace duogen::io {
+
+class MappedFile {
+ public:
+  // Throws IoError naming the path if it is missing, not a regular file, or cannot be mapped.
+  static std::shared_ptr<MappedFile> open(const std::filesystem::path& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::uint8_t* data() const { return data_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  MappedFile(std::filesystem::path path, std::uint8_t* data, std::size_t size)
+      : path_(std::move(path)), data_(data), size_(size) {}
+
+  std::filesystem::path path_;
+  std::uint8_t* data_ = nullptr;  // nullptr for an empty file
+  std::size_t size_ = 0;
+};
+
+}  // namespace duogen::io

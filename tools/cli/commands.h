@@ -1,0 +1,12 @@
+// Subcommand registration. Each command file adds its CLI11 subcommand and a callback that
+// throws duogen errors; main() turns those into exit codes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace duogen::cli {
+
+void add_inspect_command(CLI::App& app);
+void add_verify_command(CLI::App& app);
+
+}  // namespace duogen::cli
