@@ -9,22 +9,10 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "io/json_config.h"
 
 namespace duogen::io {
 namespace fs = std::filesystem;
-namespace {
-
-nlohmann::json read_json_file(const fs::path& path) {
-  std::ifstream in(path);
-  DUOGEN_CHECK(in.good(), IoError, "{}: cannot open", path.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto j = nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
-  DUOGEN_CHECK(!j.is_discarded(), FormatError, "{}: not valid JSON", path.string());
-  return j;
-}
-
-}  // namespace
 
 Checkpoint Checkpoint::open(const fs::path& path, std::string_view index_name) {
   Checkpoint ck;

@@ -1,0 +1,36 @@
+// The components `duogen verify` can run on a reference dump's inputs. The registry is explicit:
+// build_component_registry() lists every component, one line each (style.md §6: no
+// self-registering statics).
+#pragma once
+
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "verify/reference_dump.h"
+
+namespace duogen::verify {
+
+struct ComponentContext {
+  std::filesystem::path model;  // checkpoint directory or file
+  c10::ScalarType dtype = c10::kFloat;
+  c10::Device device = c10::kCPU;
+};
+
+using ComponentFn = std::function<TensorMap(const ComponentContext&, const TensorMap& inputs)>;
+
+struct Component {
+  std::string description;
+  ComponentFn run;
+};
+
+std::map<std::string, Component> build_component_registry();
+
+// Per-family registration functions, called by build_component_registry().
+void register_qwen2_5_vl_components(std::map<std::string, Component>& registry);
+
+}  // namespace duogen::verify

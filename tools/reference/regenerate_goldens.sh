@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Regenerates every golden file under tests/data from the reference implementations (the pinned
+# versions in requirements.txt, installed into .venv by tools/setup.sh). Deterministic: the same
+# versions give byte-identical files.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+PY="$ROOT/.venv/bin/python"
+REF="$ROOT/tools/reference"
+DATA="$ROOT/tests/data"
+
+rm -rf "$DATA/tiny-qwen2_5_vl"
+"$PY" "$REF/make_tiny_qwen2_5_vl.py" "$DATA/tiny-qwen2_5_vl"
+for dtype in float32 bfloat16; do
+  "$PY" "$REF/dump_reference.py" qwen2_5_vl.text_embed_norm --model "$DATA/tiny-qwen2_5_vl" \
+    --dtype "$dtype" --out "$DATA/reference/qwen2_5_vl.text_embed_norm.$dtype.safetensors"
+done
