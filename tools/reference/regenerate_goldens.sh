@@ -14,3 +14,4 @@ for dtype in float32 bfloat16; do
   "$PY" "$REF/dump_reference.py" qwen2_5_vl.text_embed_norm --model "$DATA/tiny-qwen2_5_vl" \
     --dtype "$dtype" --out "$DATA/reference/qwen2_5_vl.text_embed_norm.$dtype.safetensors"
 done
+"$PY" "$REF/dump_qwen2_5_vl_configs.py" "$DATA/reference/qwen2_5_vl_configs.json"

@@ -1,0 +1,115 @@
+#include "io/weight_loader.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "duogen/error.h"
+#include "io/safetensors.h"
+#include "testing/test_paths.h"
+
+namespace duogen::io {
+namespace {
+
+class WeightLoaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = testing::make_temp_dir("weights"); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::shared_ptr<const Checkpoint> write(const NamedTensors& tensors) {
+    write_safetensors(dir_ / "model.safetensors", tensors);
+    return std::make_shared<Checkpoint>(Checkpoint::open(dir_));
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(WeightLoaderTest, PrefixViewsReturnTheStoredValues) {
+  const at::Tensor w = at::arange(6, at::kFloat).reshape({2, 3});
+  WeightStore store(write({{"model.layers.0.attn.weight", w}}), {});
+  const at::Tensor got = store.root().sub("model").sub("layers.0").get("attn.weight", {2, 3});
+  ASSERT_TRUE(got.defined());
+  EXPECT_TRUE(at::equal(got, w));
+  EXPECT_NO_THROW(store.finish("test"));
+  EXPECT_TRUE(store.unused().empty());
+}
+
+TEST_F(WeightLoaderTest, ReportsEveryProblemInOneError) {
+  WeightStore store(write({{"a.weight", at::zeros({4, 4})}, {"b.weight", at::zeros({3})}}), {});
+  auto root = store.root();
+  EXPECT_FALSE(root.get("a.weight", {4, 5}).defined());    // wrong shape
+  EXPECT_FALSE(root.get("missing.weight", {1}).defined());  // absent
+  EXPECT_FALSE(root.get("b.weight", {3}, at::kHalf).defined());  // wrong dtype
+  ASSERT_EQ(store.problems().size(), 3u);
+  try {
+    store.finish("TinyModel");
+    FAIL() << "finish did not throw";
+  } catch (const WeightError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("TinyModel"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("3 problem(s)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'a.weight' has shape 4, 4 but the model expects 4, 5"), std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("missing tensor 'missing.weight'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'b.weight' has dtype Float but the model expects Half"), std::string::npos)
+        << msg;
+  }
+}
+
+TEST_F(WeightLoaderTest, OptionalAbsenceIsNotAProblemAndWildcardsMatch) {
+  WeightStore store(write({{"x", at::zeros({5, 7})}}), {});
+  EXPECT_FALSE(store.root().get_optional("bias", {7}).defined());
+  EXPECT_TRUE(store.root().get("x", {kAnySize, 7}).defined());
+  EXPECT_NO_THROW(store.finish("test"));
+}
+
+TEST_F(WeightLoaderTest, UnusedTensorsAreListedExceptIgnoredSuffixes) {
+  WeightLoadOptions options;
+  options.ignored_suffixes = {".inv_freq"};
+  WeightStore store(write({{"used", at::zeros({1})},
+                           {"extra.weight", at::zeros({1})},
+                           {"rotary.inv_freq", at::zeros({1})}}),
+                    options);
+  store.root().get("used", {1});
+  EXPECT_EQ(store.unused(), std::vector<std::string>{"extra.weight"});
+  EXPECT_NO_THROW(store.finish("test"));  // unused tensors warn, they do not fail
+}
+
+TEST_F(WeightLoaderTest, AliasesMapAlternativeLayoutsToCanonicalNames) {
+  WeightLoadOptions options;
+  options.aliases = {{"model.", "model.language_model."}, {"visual.", "model.visual."}};
+  const at::Tensor e = at::randn({4, 2});
+  const at::Tensor v = at::randn({3});
+  WeightStore store(write({{"model.language_model.embed_tokens.weight", e},
+                           {"model.visual.merger.ln_q.weight", v},
+                           {"lm_head.weight", e}}),
+                    options);
+  EXPECT_TRUE(at::equal(store.root().sub("model").get("embed_tokens.weight", {4, 2}), e));
+  EXPECT_TRUE(at::equal(store.root().get("visual.merger.ln_q.weight", {3}), v));
+  EXPECT_TRUE(store.root().contains("lm_head.weight"));
+  EXPECT_EQ(store.unused(), std::vector<std::string>{"lm_head.weight"});
+}
+
+TEST_F(WeightLoaderTest, TwoNamesForOneCanonicalTensorIsAnError) {
+  WeightLoadOptions options;
+  options.aliases = {{"model.", "model.language_model."}};
+  auto ck = write({{"model.norm.weight", at::zeros({2})},
+                   {"model.language_model.norm.weight", at::zeros({2})}});
+  EXPECT_THROW(WeightStore(ck, options), FormatError);
+}
+
+TEST_F(WeightLoaderTest, ConvertsFloatingTensorsOnlyWhenAsked) {
+  WeightLoadOptions options;
+  options.dtype = at::kBFloat16;
+  const at::Tensor f = at::randn({8});
+  const at::Tensor i = at::arange(8, at::kLong);
+  WeightStore store(write({{"f", f}, {"i", i}}), options);
+  const at::Tensor got_f = store.root().get("f", {8});
+  const at::Tensor got_i = store.root().get("i", {8});
+  EXPECT_EQ(got_f.scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(got_f, f.to(at::kBFloat16)));
+  EXPECT_EQ(got_i.scalar_type(), at::kLong);
+  EXPECT_TRUE(at::equal(got_i, i));
+}
+
+}  // namespace
+}  // namespace duogen::io
