@@ -76,7 +76,10 @@ if(EXISTS "${_torch_lib}/libtorch_cuda.so" AND EXISTS "${_torch_lib}/libc10_cuda
   set_target_properties(duogen_c10_cuda_lib PROPERTIES IMPORTED_LOCATION "${_torch_lib}/libc10_cuda.so")
   add_library(duogen_torch_cuda INTERFACE)
   add_library(duogen::torch_cuda ALIAS duogen_torch_cuda)
-  target_link_libraries(duogen_torch_cuda INTERFACE duogen_torch duogen_torch_cuda_lib duogen_c10_cuda_lib)
+  # --no-as-needed: nothing references libtorch_cuda's symbols directly, but it must be loaded
+  # for ATen's CUDA backend to register itself (TorchConfig.cmake does the same).
+  target_link_libraries(duogen_torch_cuda INTERFACE duogen_torch
+    "-Wl,--no-as-needed" duogen_torch_cuda_lib "-Wl,--as-needed" duogen_c10_cuda_lib)
 endif()
 
 # Executables find libtorch through RPATH, so no LD_LIBRARY_PATH is needed.
