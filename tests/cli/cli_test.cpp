@@ -168,6 +168,20 @@ TEST_F(CliInspect, TextReportMatchesTheCheckpoint) {
   }
 }
 
+TEST_F(CliInspect, LogLevelOptionFiltersWarnings) {
+  // A tensor the index does not list draws a warning.
+  auto shard = shards_[0];
+  shard.tensors.emplace_back("unlisted", testing::random_tensor(DType::kU8, {1}, 7));
+  io::write_safetensors(dir_ / shard.file_name, shard.tensors);
+  const auto loud = duogen({"inspect", dir_.string()});
+  EXPECT_EQ(loud.exit_code, 0) << loud.err;
+  EXPECT_TRUE(contains(loud.err, "'unlisted'")) << loud.err;
+  const auto quiet = duogen({"--log-level", "error", "inspect", dir_.string()});
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_FALSE(contains(quiet.err, "'unlisted'")) << quiet.err;
+  EXPECT_EQ(quiet.out, loud.out);
+}
+
 TEST_F(CliInspect, InspectsASingleFile) {
   const fs::path file = dir_ / shards_[1].file_name;
   const auto r = duogen({"-v", "error", "inspect", file.string(), "--json"});

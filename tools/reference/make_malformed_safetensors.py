@@ -101,6 +101,10 @@ FILE_CASES = [
      "FormatError", "overflows", ["'w'"]),
     ("shape_bytes_overflow", with_header({"w": entry(dtype="F64", shape=(1 << 31, 1 << 31))}),
      "FormatError", "overflows", ["'w'"]),
+    # Zero elements, so no bytes, but ATen's strides (products of the other dims) overflow.
+    ("zero_dim_with_huge_dims",
+     with_header({"w": entry(shape=(0, 1 << 62, 1 << 62), offsets=(0, 0))}), "FormatError",
+     "overflows", ["'w'"]),
     ("size_mismatch", with_header({"w": entry(shape=(2, 2), offsets=(0, 12))}, b"\0" * 12),
      "FormatError", "holds 12 bytes but F32 [2,2] needs 16", ["'w'"]),
     ("offsets_past_end", with_header({"w": entry(shape=(4,), offsets=(0, 16))}, b"\0" * 8),
