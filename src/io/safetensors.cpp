@@ -235,7 +235,13 @@ void write_safetensors(const std::filesystem::path& path, const NamedTensors& te
     offset += nbytes;
     contiguous.push_back(std::move(c));
   }
-  std::string text = header.dump();
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const json::exception& e) {  // invalid UTF-8 in a name or metadata string
+    DUOGEN_FAIL(InvalidArgument, "{}: tensor names and metadata must be valid UTF-8 ({})",
+                path.string(), e.what());
+  }
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data section 8-byte aligned
 
   const auto tmp = std::filesystem::path(path.string() + ".tmp." + std::to_string(::getpid()));

@@ -177,6 +177,8 @@ TEST_F(SafetensorsTest, WriterRejectsBadInputWithoutLeavingFiles) {
   EXPECT_THROW(write_safetensors(path, {{"a", t}, {"b", t}, {"a", t}}), InvalidArgument);
   EXPECT_THROW(write_safetensors(path, {{"__metadata__", t}}), InvalidArgument);
   EXPECT_THROW(write_safetensors(path, {{"u", at::Tensor()}}), InvalidArgument);
+  EXPECT_THROW(write_safetensors(path, {{"bad\xff", t}}), InvalidArgument);
+  EXPECT_THROW(write_safetensors(path, {{"a", t}}, {{"k", "bad\xff"}}), InvalidArgument);
   EXPECT_THROW(write_safetensors(path, {{"c", t.view(c10::ScalarType::ComplexHalf)}}),
                InvalidArgument);
   EXPECT_TRUE(fs::is_empty(dir_));
