@@ -14,3 +14,11 @@ if(DUOGEN_SANITIZE)
                       $<$<COMPILE_LANGUAGE:CXX>:-fno-sanitize-recover=undefined>)
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+if(DUOGEN_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "DUOGEN_FUZZ=ON needs clang (libFuzzer); set CMAKE_CXX_COMPILER=clang++")
+  endif()
+  # Coverage instrumentation for the library code the fuzz targets drive.
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fsanitize=fuzzer-no-link>)
+endif()

@@ -46,26 +46,36 @@ Checkpoint Checkpoint::open(const fs::path& path, std::string_view index_name) {
     DUOGEN_CHECK(index.is_object() && index.contains("weight_map") &&
                      index["weight_map"].is_object(),
                  FormatError, "{}: missing 'weight_map' object", ipath);
-    std::map<std::string, std::size_t> shard_idx;
-    for (const auto& [name, shard] : index["weight_map"].items()) {
+    const auto& weight_map = index["weight_map"];
+    // Shards open in name order (not in the order tensor names happen to sort), so files() and
+    // metadata() follow the shard numbering as in the directory form. Value: a tensor it holds.
+    std::map<std::string, std::string> shard_tensor;
+    for (const auto& [name, shard] : weight_map.items()) {
       DUOGEN_CHECK(shard.is_string(), FormatError, "{}: weight_map entry '{}' is not a file name",
                    ipath, name);
       const auto& shard_name = shard.get_ref<const std::string&>();
-      const fs::path shard_path = path / shard_name;
-      DUOGEN_CHECK(fs::path(shard_name).filename() == fs::path(shard_name), FormatError,
+      // "", "." and ".." are their own filename() but name directories, not shards.
+      DUOGEN_CHECK(fs::path(shard_name).filename() == fs::path(shard_name) && shard_name != "." &&
+                       shard_name != ".." && !shard_name.empty(),
+                   FormatError,
                    "{}: shard '{}' of tensor '{}' is not a plain file name", ipath, shard_name,
                    name);
-      auto it = shard_idx.find(shard_name);
-      if (it == shard_idx.end()) {
-        DUOGEN_CHECK(fs::exists(shard_path, ec), IoError,
-                     "{}: shard '{}' (holding tensor '{}') does not exist", ipath, shard_name, name);
-        it = shard_idx.emplace(shard_name, add_file(shard_path)).first;
-      }
-      const SafetensorsFile& f = ck.files_[it->second];
-      DUOGEN_CHECK(f.find(name) != nullptr, FormatError,
+      shard_tensor.emplace(shard_name, name);
+    }
+    std::map<std::string, std::size_t> shard_idx;
+    for (const auto& [shard_name, name] : shard_tensor) {
+      const fs::path shard_path = path / shard_name;
+      DUOGEN_CHECK(fs::exists(shard_path, ec), IoError,
+                   "{}: shard '{}' (holding tensor '{}') does not exist", ipath, shard_name, name);
+      shard_idx.emplace(shard_name, add_file(shard_path));
+    }
+    for (const auto& [name, shard] : weight_map.items()) {
+      const auto& shard_name = shard.get_ref<const std::string&>();
+      const std::size_t idx = shard_idx.at(shard_name);
+      DUOGEN_CHECK(ck.files_[idx].find(name) != nullptr, FormatError,
                    "{}: tensor '{}' is mapped to {}, which does not contain it", ipath, name,
                    shard_name);
-      ck.where_.emplace(name, it->second);
+      ck.where_.emplace(name, idx);
     }
     for (std::size_t i = 0; i < ck.files_.size(); ++i) {
       for (const auto& t : ck.files_[i].tensors()) {

@@ -16,8 +16,9 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   DUOGEN_CHECK(fd >= 0, IoError, "{}: cannot open: {}", path.string(), std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    const int err = errno;
+  const bool stat_failed = ::fstat(fd, &st) != 0;
+  if (stat_failed || !S_ISREG(st.st_mode)) {
+    const int err = stat_failed ? errno : 0;  // errno is stale when fstat succeeded
     ::close(fd);
     DUOGEN_FAIL(IoError, "{}: not a regular file{}", path.string(),
                 err ? std::string(": ") + std::strerror(err) : std::string());

@@ -72,17 +72,21 @@ TensorInfo parse_entry(const std::string& file, const std::string& name, const j
   auto sh = entry.find("shape");
   DUOGEN_CHECK(sh != entry.end() && sh->is_array(), FormatError,
                "{}: tensor '{}': missing or non-array 'shape'", file, name);
+  constexpr auto kMaxI64 = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   std::uint64_t numel = 1;
+  // Product of the non-zero dims: ATen's strides must fit in int64 even when a zero dim makes the
+  // tensor empty (at::empty({0, 1 << 62, 4}) throws "Stride calculation overflowed").
+  std::uint64_t span = 1;
   for (const auto& d : *sh) {
     const std::uint64_t dim = parse_uint(d, file, name, "shape entries");
-    DUOGEN_CHECK(dim <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) &&
-                     !__builtin_mul_overflow(numel, dim, &numel),
+    DUOGEN_CHECK(!__builtin_mul_overflow(span, std::max<std::uint64_t>(dim, 1), &span) &&
+                     span <= kMaxI64,
                  FormatError, "{}: tensor '{}': shape {} overflows", file, name, sh->dump());
+    numel *= dim;  // numel <= span
     info.shape.push_back(static_cast<std::int64_t>(dim));
   }
   std::uint64_t expected_bytes = 0;
-  DUOGEN_CHECK(numel <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) &&
-                   !__builtin_mul_overflow(numel, element_size(info.dtype), &expected_bytes),
+  DUOGEN_CHECK(!__builtin_mul_overflow(numel, element_size(info.dtype), &expected_bytes),
                FormatError, "{}: tensor '{}': shape {} overflows", file, name, sh->dump());
 
   auto off = entry.find("data_offsets");
@@ -231,7 +235,13 @@ void write_safetensors(const std::filesystem::path& path, const NamedTensors& te
     offset += nbytes;
     contiguous.push_back(std::move(c));
   }
-  std::string text = header.dump();
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const json::exception& e) {  // invalid UTF-8 in a name or metadata string
+    DUOGEN_FAIL(InvalidArgument, "{}: tensor names and metadata must be valid UTF-8 ({})",
+                path.string(), e.what());
+  }
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data section 8-byte aligned
 
   const auto tmp = std::filesystem::path(path.string() + ".tmp." + std::to_string(::getpid()));
