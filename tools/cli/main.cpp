@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
       [&] { duogen::set_log_level(duogen::parse_log_level(log_level)); });
 
   duogen::cli::add_inspect_command(app);
+  duogen::cli::add_tokenize_command(app);
 
   try {
     app.parse(argc, argv);
