@@ -21,6 +21,9 @@ BpeTokenizer::BpeTokenizer(BpeTokenizerConfig config)
     DUOGEN_CHECK(token.id >= 0, FormatError, "{}: added token {:?} has negative id {}", source_,
                  token.content, token.id);
     vocab_size_ = std::max(vocab_size_, token.id + 1);
+    // HF matches a normalized token by its normalized content, and that is also what it
+    // decodes to (e.g. "ＡＢ" under NFKC is matched and decoded as "AB").
+    if (token.normalized) token.content = normalizer_.apply(token.content);
     added_.add(std::move(token));
   }
   const ByteLevelTable table;
