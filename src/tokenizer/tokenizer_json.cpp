@@ -69,6 +69,15 @@ SplitBehavior read_behavior(const Reader& r, const std::string& name, std::strin
   r.fail(field, fmt::format("unknown split behavior \"{}\"", name));
 }
 
+// The pattern compiled, with a compile error reported against the file and field.
+Regex compile(const Reader& r, const std::string& pattern, bool literal, std::string_view field) {
+  try {
+    return Regex(pattern, literal);
+  } catch (const FormatError& e) {
+    r.fail(field, e.what());
+  }
+}
+
 // HF ByteLevel: add_prefix_space defaults to true, use_regex to true.
 ByteLevelStep read_byte_level(const Reader& r, const json& p, std::string_view field) {
   return {r.bool_or(p, "add_prefix_space", true, field), r.bool_or(p, "use_regex", true, field)};
@@ -93,8 +102,8 @@ void read_pre_tokenizer(const Reader& r, const json& p, std::string_view field, 
     }
     const std::string text = r.string_of(pattern.at(literal ? "String" : "Regex"),
                                          fmt::format("{}.pattern", field));
-    SplitStep step{Regex(text, literal), SplitBehavior::kIsolated,
-                   r.bool_or(p, "invert", false, field)};
+    SplitStep step{compile(r, text, literal, fmt::format("{}.pattern", field)),
+                   SplitBehavior::kIsolated, r.bool_or(p, "invert", false, field)};
     step.behavior = read_behavior(
         r, r.string_of(r.member(p, "behavior", field), fmt::format("{}.behavior", field)), field);
     out.add_split(std::move(step));
