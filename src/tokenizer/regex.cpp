@@ -33,8 +33,8 @@ struct Regex::Impl {
 Regex::Regex(std::string_view pattern, bool literal) : impl_(std::make_unique<Impl>()), pattern_(pattern) {
   int error = 0;
   PCRE2_SIZE offset = 0;
-  std::uint32_t options = PCRE2_UTF | PCRE2_UCP;
-  if (literal) options |= PCRE2_LITERAL;
+  // UCP (Unicode classes) means nothing for a literal, and PCRE2 rejects it there.
+  const std::uint32_t options = literal ? (PCRE2_UTF | PCRE2_LITERAL) : (PCRE2_UTF | PCRE2_UCP);
   impl_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
                               options, &error, &offset, nullptr);
   DUOGEN_CHECK(impl_->code != nullptr, FormatError,

@@ -134,6 +134,33 @@ TEST(BpeParity, Gpt2StyleTokenizerMatchesHuggingFace) {
   }
 }
 
+TEST(BpeParity, SplitBehaviorsMatchHuggingFace) {
+  // Every HF Split behaviour, plain and inverted, with a regex and a literal pattern.
+  json base;
+  {
+    std::ifstream in(data_dir() / "tokenizer/gpt2_style/tokenizer.json");
+    base = json::parse(in);
+  }
+  const auto dir = testing::make_temp_dir("split");
+  std::string current;
+  std::unique_ptr<BpeTokenizer> tok;
+  std::size_t checked = 0;
+  for (const json& row : read_json_lines(data_dir() / "tokenizer/split_behaviors.jsonl")) {
+    if (row["pre_tokenizer"].dump() != current) {
+      current = row["pre_tokenizer"].dump();
+      json patched = base;
+      patched["pre_tokenizer"] = row["pre_tokenizer"];
+      std::ofstream(dir / "tokenizer.json") << patched.dump();
+      tok = BpeTokenizer::from_file(dir / "tokenizer.json");
+    }
+    EXPECT_EQ(tok->encode(row["text"].get<std::string>()), ids_of(row["ids"]))
+        << current << " on " << row["text"].dump();
+    ++checked;
+  }
+  EXPECT_GE(checked, 100u);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(BpeTokenizer, RejectsInvalidUtf8Input) {
   DUOGEN_REQUIRE_QWEN_TOKENIZER(tok);
   EXPECT_THROW(tok->encode("ok \xC3\x28 bad"), duogen::InvalidArgument);

@@ -12,6 +12,7 @@ Outputs (JSON Lines unless noted):
   gpt2_style/tokenizer.json + gpt2_style.jsonl: a small byte-level BPE trained here in the GPT-2
                        shape (ByteLevel regex, prefix space, "a b" merges, NFKC, BOS/EOS template,
                        lstrip/rstrip/single_word/normalized added tokens), with its goldens
+  split_behaviors.jsonl {"pre_tokenizer", "text", "ids"}: that vocab with every Split behaviour
   manifest.json        versions and the sha256 of the Qwen tokenizer.json the goldens came from
 """
 
@@ -209,6 +210,30 @@ def make_gpt2_style(out_dir, corpus):
     write_jsonl(out_dir / "gpt2_style.jsonl", rows)
 
 
+SPLIT_TEXTS = ["Hello, world.  Two  spaces, and.. dots", " lead and trail ", ",,..,", "no delimiters",
+               "a, b.c ,d", "", "  ", "x\ty\n\nz, end."]
+
+
+def split_behavior_rows(gpt2_style_path):
+    """Each HF Split behaviour (and invert) on the GPT-2-style vocab; the row carries the
+    pre_tokenizer JSON so the C++ test can rebuild the same tokenizer."""
+    base = json.loads(pathlib.Path(gpt2_style_path).read_text(encoding="utf-8"))
+    rows = []
+    patterns = [{"Regex": "\\s+|[,.]"}, {"String": ", "}]
+    for pattern in patterns:
+        for behavior in ["Isolated", "Removed", "MergedWithPrevious", "MergedWithNext", "Contiguous"]:
+            for invert in (False, True):
+                pre = {"type": "Sequence", "pretokenizers": [
+                    {"type": "Split", "pattern": pattern, "behavior": behavior, "invert": invert},
+                    {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}
+                data = dict(base, pre_tokenizer=pre)
+                tok = Tokenizer.from_str(json.dumps(data))
+                for text in SPLIT_TEXTS:
+                    rows.append({"pre_tokenizer": pre, "text": text,
+                                 "ids": tok.encode(text, add_special_tokens=False).ids})
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokenizer", default=str(ROOT.parent / "shared/models/qwen2-tokenizer/tokenizer.json"))
@@ -224,6 +249,7 @@ def main():
     write_jsonl(out / "qwen2_decode.jsonl", decode_rows(tok, rng))
     write_jsonl(out / "qwen2_chat.jsonl", chat_rows(tok))
     make_gpt2_style(out, [r["text"] for r in corpus])
+    write_jsonl(out / "split_behaviors.jsonl", split_behavior_rows(out / "gpt2_style" / "tokenizer.json"))
     manifest = {
         "tokenizers_version": tokenizers.__version__,
         "jinja2_version": jinja2.__version__,
