@@ -36,6 +36,7 @@ BpeModel::BpeModel(std::vector<std::pair<std::string, std::int32_t>> vocab,
                    BpeOptions options, const std::string& where)
     : options_(std::move(options)) {
   std::int32_t max_id = -1;
+  vocab_.reserve(vocab.size());
   for (auto& [token, id] : vocab) {
     DUOGEN_CHECK(id >= 0, FormatError, "{}: vocab token {:?} has negative id {}", where, token, id);
     max_id = std::max(max_id, id);
@@ -51,9 +52,11 @@ BpeModel::BpeModel(std::vector<std::pair<std::string, std::int32_t>> vocab,
   }
 
   merges_.reserve(merges.size());
+  std::string joined;  // reused: one allocation instead of one per merge
   for (std::size_t rank = 0; rank < merges.size(); ++rank) {
     const auto& [left, right] = merges[rank];
-    const auto l = vocab_.find(left), r = vocab_.find(right), m = vocab_.find(left + right);
+    joined.assign(left).append(right);
+    const auto l = vocab_.find(left), r = vocab_.find(right), m = vocab_.find(joined);
     DUOGEN_CHECK(l != vocab_.end() && r != vocab_.end(), FormatError,
                  "{}: merge {} ({:?} {:?}) uses a token that is not in the vocab", where, rank,
                  left, right);

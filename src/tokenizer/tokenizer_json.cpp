@@ -2,9 +2,9 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/check.h"
+#include "tokenizer/tokenizer_json_sax.h"
 
 namespace duogen::tokenizer {
 namespace {
@@ -116,10 +116,15 @@ void read_pre_tokenizer(const Reader& r, const json& p, std::string_view field, 
   }
 }
 
-void read_model(const Reader& r, const json& m, BpeTokenizerConfig& config) {
+// model.vocab and model.merges come captured by the SAX pass; the rest of "model" is m.
+void read_model(const Reader& r, const json& m, CapturedModel& captured, BpeTokenizerConfig& config) {
   const std::string type = r.type_of(m, "model");
   if (type != "BPE") r.fail("model.type", fmt::format("\"{}\" is not supported, only BPE", type));
-  if (m.contains("dropout") && !m.at("dropout").is_null() && m.at("dropout").get<double>() > 0.0) {
+  if (!captured.has_vocab) r.fail("model", "missing \"vocab\" (an object of token -> id)");
+  if (!captured.has_merges) r.fail("model", "missing \"merges\" (an array)");
+  config.vocab = std::move(captured.vocab);
+  config.merges = std::move(captured.merges);
+  if (m.contains("dropout") && m.at("dropout").is_number() && m.at("dropout").get<double>() > 0.0) {
     r.fail("model.dropout", "BPE dropout is a training feature and is not supported");
   }
   if (r.bool_or(m, "byte_fallback", false, "model")) {
@@ -135,33 +140,6 @@ void read_model(const Reader& r, const json& m, BpeTokenizerConfig& config) {
   }
   config.bpe.fuse_unk = r.bool_or(m, "fuse_unk", false, "model");
   config.bpe.ignore_merges = r.bool_or(m, "ignore_merges", false, "model");
-
-  const json& vocab = r.member(m, "vocab", "model");
-  if (!vocab.is_object()) r.fail("model.vocab", "expected an object of token -> id");
-  config.vocab.reserve(vocab.size());
-  for (const auto& [token, id] : vocab.items()) {
-    if (!id.is_number_integer()) r.fail("model.vocab", fmt::format("id of {:?} is not an integer", token));
-    config.vocab.emplace_back(token, id.get<std::int32_t>());
-  }
-  const json& merges = r.member(m, "merges", "model");
-  if (!merges.is_array()) r.fail("model.merges", "expected an array");
-  config.merges.reserve(merges.size());
-  for (std::size_t i = 0; i < merges.size(); ++i) {
-    const json& entry = merges[i];
-    if (entry.is_string()) {
-      // The older "left right" form; byte-level tokens never contain a space.
-      const std::string s = entry.get<std::string>();
-      const auto space = s.find(' ');
-      if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos) {
-        r.fail(fmt::format("model.merges[{}]", i), fmt::format("{:?} is not two tokens", s));
-      }
-      config.merges.emplace_back(s.substr(0, space), s.substr(space + 1));
-    } else if (entry.is_array() && entry.size() == 2 && entry[0].is_string() && entry[1].is_string()) {
-      config.merges.emplace_back(entry[0].get<std::string>(), entry[1].get<std::string>());
-    } else {
-      r.fail(fmt::format("model.merges[{}]", i), "expected \"a b\" or [\"a\", \"b\"]");
-    }
-  }
 }
 
 void read_added_tokens(const Reader& r, const json& list, BpeTokenizerConfig& config) {
@@ -231,14 +209,19 @@ void read_post_processor(const Reader& r, const json& p, std::string_view field,
 BpeTokenizerConfig read_tokenizer_json(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   DUOGEN_CHECK(in.good(), IoError, "{}: cannot open tokenizer file", path.string());
-  json root = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  DUOGEN_CHECK(!root.is_discarded() && root.is_object(), FormatError,
-               "{}: not a JSON object (malformed tokenizer.json)", path.string());
+  json root;
+  CapturedModel captured;
+  std::string syntax_error;
   BpeTokenizerConfig config;
   config.source = path.string();
   const Reader r{config.source};
-
-  read_model(r, r.member(root, "model", "tokenizer.json"), config);
+  if (!parse_tokenizer_json(in, root, captured, syntax_error) && !captured.error) {
+    DUOGEN_FAIL(FormatError, "{}: malformed JSON: {}", path.string(), syntax_error);
+  }
+  // A bad vocab or merges entry stops the parse, so the rest of the DOM is incomplete.
+  if (captured.error) r.fail(captured.error->first, captured.error->second);
+  DUOGEN_CHECK(root.is_object(), FormatError, "{}: not a JSON object", path.string());
+  read_model(r, r.member(root, "model", "tokenizer.json"), captured, config);
   read_added_tokens(r, root.value("added_tokens", json()), config);
   read_normalizer(r, root.value("normalizer", json()), "normalizer", config.normalizer);
   bool has_byte_level = false;
