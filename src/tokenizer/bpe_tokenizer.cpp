@@ -43,10 +43,7 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_file(const std::filesystem::pat
 }
 
 std::vector<std::int32_t> BpeTokenizer::encode(std::string_view text, bool add_special) const {
-  const std::size_t valid = valid_utf8_prefix(text);
-  DUOGEN_CHECK(valid == text.size(), InvalidArgument,
-               "text to encode is not valid UTF-8 (bad byte 0x{:02X} at offset {})",
-               static_cast<unsigned char>(text[valid]), valid);
+  require_valid_utf8(text);
   std::vector<std::int32_t> ids;
   ids.reserve(text.size() / 3 + 4 + prefix_ids_.size() + suffix_ids_.size());
   if (add_special) ids.insert(ids.end(), prefix_ids_.begin(), prefix_ids_.end());

@@ -1,5 +1,6 @@
 #include "tokenizer/pre_tokenizer.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace duogen::tokenizer {
@@ -7,16 +8,36 @@ namespace {
 
 using Ranges = std::vector<std::pair<std::size_t, std::size_t>>;
 
+struct Span {
+  std::size_t begin, end;
+  bool delimiter;
+};
+
+// HF's fold over the spans of a split, in the order given by [first, last): a span is absorbed
+// into the previous result when joins(span, whether the previously visited span was a
+// delimiter) holds, widening it to cover both.
+template <typename It, typename Joins>
+std::vector<Span> fold(It first, It last, Joins joins) {
+  std::vector<Span> out;
+  bool previous_delimiter = false;
+  for (It it = first; it != last; ++it) {
+    if (!out.empty() && joins(*it, previous_delimiter)) {
+      out.back().begin = std::min(out.back().begin, it->begin);
+      out.back().end = std::max(out.back().end, it->end);
+    } else {
+      out.push_back(*it);
+    }
+    previous_delimiter = it->delimiter;
+  }
+  return out;
+}
+
 // HF `PreTokenizedString::split` with a pattern: the piece is cut into alternating non-matched
 // and matched spans, then `behavior` decides which spans become pieces and what they absorb.
 void split_piece(std::string_view piece, const Regex& regex, SplitBehavior behavior, bool invert,
                  Ranges& matches, std::vector<std::string_view>& out) {
   matches.clear();
   regex.find_all(piece, matches);
-  struct Span {
-    std::size_t begin, end;
-    bool delimiter;
-  };
   std::vector<Span> spans;
   std::size_t prev = 0;
   for (const auto& [b, e] : matches) {
@@ -38,51 +59,30 @@ void split_piece(std::string_view piece, const Regex& regex, SplitBehavior behav
         if (!s.delimiter) emit(s.begin, s.end);
       }
       break;
-    case SplitBehavior::kMergedWithPrevious: {
+    case SplitBehavior::kMergedWithPrevious:
       // A delimiter joins the span before it unless that span is a delimiter too.
-      std::vector<Span> merged;
-      bool previous_delimiter = false;
-      for (const Span& s : spans) {
-        if (s.delimiter && !previous_delimiter && !merged.empty()) {
-          merged.back().end = s.end;
-        } else {
-          merged.push_back(s);
-        }
-        previous_delimiter = s.delimiter;
+      for (const Span& s : fold(spans.begin(), spans.end(), [](const Span& s, bool before) {
+             return s.delimiter && !before;
+           })) {
+        emit(s.begin, s.end);
       }
-      for (const Span& s : merged) emit(s.begin, s.end);
       break;
-    }
     case SplitBehavior::kMergedWithNext: {
-      // Mirror image: walk backwards, a delimiter joins the span after it.
-      std::vector<Span> merged;
-      bool next_delimiter = false;
-      for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
-        if (it->delimiter && !next_delimiter && !merged.empty()) {
-          merged.back().begin = it->begin;
-        } else {
-          merged.push_back(*it);
-        }
-        next_delimiter = it->delimiter;
-      }
+      // Mirror image: walking backwards, a delimiter joins the span after it.
+      const auto merged = fold(spans.rbegin(), spans.rend(), [](const Span& s, bool after) {
+        return s.delimiter && !after;
+      });
       for (auto it = merged.rbegin(); it != merged.rend(); ++it) emit(it->begin, it->end);
       break;
     }
-    case SplitBehavior::kContiguous: {
+    case SplitBehavior::kContiguous:
       // Adjacent spans of the same kind (in practice: runs of delimiters) form one piece.
-      std::vector<Span> merged;
-      bool previous_delimiter = false;
-      for (const Span& s : spans) {
-        if (s.delimiter == previous_delimiter && !merged.empty()) {
-          merged.back().end = s.end;
-        } else {
-          merged.push_back(s);
-        }
-        previous_delimiter = s.delimiter;
+      for (const Span& s : fold(spans.begin(), spans.end(), [](const Span& s, bool before) {
+             return s.delimiter == before;
+           })) {
+        emit(s.begin, s.end);
       }
-      for (const Span& s : merged) emit(s.begin, s.end);
       break;
-    }
   }
 }
 

@@ -27,10 +27,7 @@ SentencePieceTokenizer::~SentencePieceTokenizer() = default;
 
 std::vector<std::int32_t> SentencePieceTokenizer::encode(std::string_view text,
                                                          bool add_special) const {
-  const std::size_t valid = valid_utf8_prefix(text);
-  DUOGEN_CHECK(valid == text.size(), InvalidArgument,
-               "text to encode is not valid UTF-8 (bad byte 0x{:02X} at offset {})",
-               static_cast<unsigned char>(text[valid]), valid);
+  require_valid_utf8(text);
   std::vector<std::int32_t> ids;
   if (add_special && processor_->bos_id() >= 0) ids.push_back(processor_->bos_id());
   std::vector<Segment> segments;

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "core/check.h"
+
 namespace duogen::tokenizer {
 namespace {
 
@@ -72,6 +74,13 @@ std::size_t valid_utf8_prefix(std::string_view bytes) {
     i += step.length;
   }
   return i;
+}
+
+void require_valid_utf8(std::string_view text) {
+  const std::size_t valid = valid_utf8_prefix(text);
+  DUOGEN_CHECK(valid == text.size(), InvalidArgument,
+               "text to encode is not valid UTF-8 (bad byte 0x{:02X} at offset {})",
+               static_cast<unsigned char>(text[valid]), valid);
 }
 
 std::string replace_invalid_utf8(std::string_view bytes) {

@@ -16,6 +16,9 @@ void append_utf8(std::string& out, char32_t cp);
 // Length of the longest prefix of bytes that is valid UTF-8.
 std::size_t valid_utf8_prefix(std::string_view bytes);
 
+// Throws InvalidArgument naming the first bad byte and its offset unless text is valid UTF-8.
+void require_valid_utf8(std::string_view text);
+
 // bytes with every maximal invalid subpart replaced by U+FFFD.
 std::string replace_invalid_utf8(std::string_view bytes);
 
