@@ -3,7 +3,6 @@
 #include <queue>
 
 #include "core/check.h"
-#include "tokenizer/byte_level.h"
 
 namespace duogen::tokenizer {
 namespace {
@@ -45,9 +44,8 @@ BpeModel::BpeModel(std::vector<std::pair<std::string, std::int32_t>> vocab,
   id_to_token_.assign(static_cast<std::size_t>(max_id + 1), nullptr);
   for (const auto& [token, id] : vocab_) id_to_token_[static_cast<std::size_t>(id)] = &token;
 
-  const ByteLevelTable table;
   for (int b = 0; b < 256; ++b) {
-    const auto it = vocab_.find(table.encode_byte(static_cast<std::uint8_t>(b)));
+    const auto it = vocab_.find(byte_level_.encode_byte(static_cast<std::uint8_t>(b)));
     byte_ids_[b] = it == vocab_.end() ? -1 : it->second;
   }
 
@@ -106,7 +104,7 @@ void BpeModel::encode_words(const std::vector<std::string_view>& words,
 
 void BpeModel::merge_word(std::string_view bytes, std::vector<std::int32_t>& out) const {
   if (options_.ignore_merges) {
-    if (const auto it = vocab_.find(ByteLevelTable().encode(bytes)); it != vocab_.end()) {
+    if (const auto it = vocab_.find(byte_level_.encode(bytes)); it != vocab_.end()) {
       out.push_back(it->second);
       return;
     }

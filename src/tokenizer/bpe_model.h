@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "tokenizer/byte_level.h"
 #include "tokenizer/merge_table.h"
 
 namespace duogen::tokenizer {
@@ -57,6 +58,7 @@ class BpeModel {
   StringMap vocab_;
   std::vector<const std::string*> id_to_token_;  // points into vocab_ keys; null for gaps
   MergeTable merges_;
+  ByteLevelTable byte_level_;                 // for ignore_merges' whole-word lookup
   std::array<std::int32_t, 256> byte_ids_{};  // vocab id of each byte's character, -1 if absent
   std::optional<std::int32_t> unk_id_;
   BpeOptions options_;

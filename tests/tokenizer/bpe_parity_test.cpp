@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "duogen/error.h"
@@ -159,6 +160,21 @@ TEST(BpeParity, SplitBehaviorsMatchHuggingFace) {
   }
   EXPECT_GE(checked, 100u);
   std::filesystem::remove_all(dir);
+}
+
+TEST(BpeParity, ModelOptionsMatchHuggingFace) {
+  // ignore_merges with whole words the merges cannot reach, unk_token with and without fuse_unk.
+  std::map<std::string, std::unique_ptr<BpeTokenizer>> tokenizers;
+  const auto rows = read_json_lines(data_dir() / "tokenizer/bpe_options.jsonl");
+  ASSERT_FALSE(rows.empty());
+  for (const json& row : rows) {
+    const std::string file = row["file"];
+    auto& tok = tokenizers[file];
+    if (!tok) tok = BpeTokenizer::from_file(data_dir() / "tokenizer" / file);
+    EXPECT_EQ(tok->encode(row["text"].get<std::string>()), ids_of(row["ids"]))
+        << file << " on " << row["text"].dump();
+  }
+  EXPECT_EQ(tokenizers.size(), 4u);
 }
 
 TEST(BpeTokenizer, RejectsInvalidUtf8Input) {

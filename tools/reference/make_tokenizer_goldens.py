@@ -13,6 +13,8 @@ Outputs (JSON Lines unless noted):
                        shape (ByteLevel regex, prefix space, "a b" merges, NFKC, BOS/EOS template,
                        lstrip/rstrip/single_word/normalized added tokens), with its goldens
   split_behaviors.jsonl {"pre_tokenizer", "text", "ids"}: that vocab with every Split behaviour
+  bpe_options.jsonl    {"file", "text", "ids"}: that vocab with ignore_merges, unk_token, fuse_unk
+                       (the variant files are in bpe_options/)
   manifest.json        versions and the sha256 of the Qwen tokenizer.json the goldens came from
 """
 
@@ -234,6 +236,44 @@ def split_behavior_rows(gpt2_style_path):
     return rows
 
 
+def model_option_rows(out_dir):
+    """BPE model options on the GPT-2-style vocab: ignore_merges with whole words added to the
+    vocab that merges cannot reach, and an unk_token with fuse_unk for bytes missing from it.
+    Each variant is written to bpe_options/<name>.json."""
+    base = json.loads((out_dir / "gpt2_style" / "tokenizer.json").read_text(encoding="utf-8"))
+    size = len(base["model"]["vocab"]) + len(base["added_tokens"])
+    extra = {"Ġzzzz": size + 10, "qqq": size + 11, "Ġhello": size + 12}
+    missing = ["Ã", "¤", "½"]  # byte-level characters of bytes 0xC3, 0xA4, 0xBD
+    variants = {
+        "ignore_merges": {"ignore_merges": True, "vocab_add": extra},
+        "unreachable_words": {"ignore_merges": False, "vocab_add": extra},
+        "unk": {"unk_token": "<s>", "fuse_unk": False, "vocab_remove": missing},
+        "fuse_unk": {"unk_token": "<s>", "fuse_unk": True, "vocab_remove": missing},
+    }
+    (out_dir / "bpe_options").mkdir(exist_ok=True)
+    texts = ["zzzz qqq hello zzzzz qqqq", " zzzz", "hello, hello! Hello", "äöü ä ä", "中文 €", "plain text"]
+    rows = []
+    for name, variant in variants.items():
+        data = json.loads(json.dumps(base))
+        model = data["model"]
+        for key in ("ignore_merges", "unk_token", "fuse_unk"):
+            if key in variant:
+                model[key] = variant[key]
+        model["vocab"].update(variant.get("vocab_add", {}))
+        for token in variant.get("vocab_remove", []):
+            del model["vocab"][token]
+        removed = set(variant.get("vocab_remove", []))
+        model["merges"] = [m for m in model["merges"] if not (set(m.split(" ")) & removed)
+                           and m.replace(" ", "") not in removed]
+        path = out_dir / "bpe_options" / f"{name}.json"
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        tok = Tokenizer.from_file(str(path))
+        for text in texts:
+            rows.append({"file": f"bpe_options/{name}.json", "text": text,
+                         "ids": tok.encode(text, add_special_tokens=False).ids})
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokenizer", default=str(ROOT.parent / "shared/models/qwen2-tokenizer/tokenizer.json"))
@@ -250,6 +290,7 @@ def main():
     write_jsonl(out / "qwen2_chat.jsonl", chat_rows(tok))
     make_gpt2_style(out, [r["text"] for r in corpus])
     write_jsonl(out / "split_behaviors.jsonl", split_behavior_rows(out / "gpt2_style" / "tokenizer.json"))
+    write_jsonl(out / "bpe_options.jsonl", model_option_rows(out))
     manifest = {
         "tokenizers_version": tokenizers.__version__,
         "jinja2_version": jinja2.__version__,
