@@ -58,6 +58,7 @@ struct RenderedPrompt {
 class ChatTemplate {
  public:
   // Looks up the Qwen chat and vision tokens; throws InvalidArgument if the tokenizer lacks one.
+  // tokenizer must outlive the template.
   ChatTemplate(const Tokenizer& tokenizer, ChatTemplateOptions options);
 
   RenderedPrompt render(const std::vector<ChatMessage>& messages) const;
