@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "duogen/error.h"
@@ -62,6 +63,25 @@ TEST(BpeParity, CorpusIdsAndDecodeMatchHuggingFace) {
   }
   EXPECT_EQ(id_mismatches, 0u);
   EXPECT_EQ(decode_mismatches, 0u);
+}
+
+TEST(BpeParity, ConcurrentEncodesAgree) {
+  // One tokenizer shared by several threads (the word cache is shared and locked).
+  DUOGEN_REQUIRE_QWEN_TOKENIZER(tok);
+  const auto rows = read_json_lines(data_dir() / "tokenizer/qwen2_corpus.jsonl");
+  std::vector<std::size_t> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < mismatches.size(); ++t) {
+    threads.emplace_back([&, t] {
+      // Each thread walks the corpus from a different offset so the cache fills in other orders.
+      for (std::size_t k = 0; k < rows.size(); ++k) {
+        const json& row = rows[(k + t * rows.size() / 4) % rows.size()];
+        if (tok->encode(row["text"].get<std::string>()) != ids_of(row["ids"])) ++mismatches[t];
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const std::size_t m : mismatches) EXPECT_EQ(m, 0u);
 }
 
 TEST(BpeParity, StreamingDecodeEqualsDecode) {
