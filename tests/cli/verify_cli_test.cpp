@@ -81,7 +81,7 @@ TEST(VerifyCli, BadInputsAreReported) {
 }
 
 TEST(VerifyCli, EverySubcommandHasHelp) {
-  for (const char* cmd : {"inspect", "verify"}) {
+  for (const char* cmd : {"inspect", "verify", "tokenize"}) {
     const auto r = duogen({cmd, "--help"});
     EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
     EXPECT_NE(r.out.find("--"), std::string::npos) << cmd;
