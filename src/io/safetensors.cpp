@@ -2,17 +2,16 @@
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/check.h"
+#include "io/atomic_file.h"
 #include "io/mapped_file.h"
 
 namespace duogen::io {
@@ -211,6 +210,14 @@ at::Tensor SafetensorsFile::tensor(const TensorInfo& info) const {
     if (info.nbytes > 0) std::memcpy(out.data_ptr(), ptr, info.nbytes);
     return out;
   }
+  if (info.dtype == DType::kBool) {
+    // Any byte but 0/1 in a bool is undefined behaviour once ATen reads it.
+    const std::uint8_t* begin = ptr;
+    const std::uint8_t* end = ptr + info.nbytes;
+    const std::uint8_t* bad = std::find_if(begin, end, [](std::uint8_t b) { return b > 1; });
+    DUOGEN_CHECK(bad == end, FormatError, "{}: tensor '{}': BOOL byte {} at element {} is not 0 or 1",
+                 path().string(), info.name, static_cast<int>(*bad), bad - ptr);
+  }
   std::shared_ptr<MappedFile> keep_alive = file_;
   return at::from_blob(
       ptr, info.shape, [keep_alive](void*) mutable { keep_alive.reset(); }, options);
@@ -244,31 +251,13 @@ void write_safetensors(const std::filesystem::path& path, const NamedTensors& te
   }
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data section 8-byte aligned
 
-  const auto tmp = std::filesystem::path(path.string() + ".tmp." + std::to_string(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    DUOGEN_CHECK(out.good(), IoError, "{}: cannot create: {}", tmp.string(), std::strerror(errno));
-    std::uint8_t len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<std::uint8_t>(text.size() >> (8 * i));
-    out.write(reinterpret_cast<const char*>(len), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto& c : contiguous) {
-      out.write(static_cast<const char*>(c.data_ptr()),
-                static_cast<std::streamsize>(c.numel() * c.element_size()));
-    }
-    out.flush();
-    if (!out.good()) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      DUOGEN_FAIL(IoError, "{}: write failed: {}", tmp.string(), std::strerror(errno));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    DUOGEN_FAIL(IoError, "{}: cannot move the finished file into place", path.string());
-  }
+  AtomicFileWriter out(path);
+  std::uint8_t len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<std::uint8_t>(text.size() >> (8 * i));
+  out.write(len, 8);
+  out.write(text);
+  for (const auto& c : contiguous) out.write(c.data_ptr(), c.numel() * c.element_size());
+  out.commit();
 }
 
 }  // namespace duogen::io

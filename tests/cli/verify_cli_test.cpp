@@ -80,6 +80,13 @@ TEST(VerifyCli, BadInputsAreReported) {
             2);
 }
 
+TEST(VerifyCli, LogLevelOffStillPrintsTheReasonForAFailure) {
+  const std::string missing = "/nonexistent/dump.safetensors";
+  const auto r = duogen({"-v", "off", "verify", "--model", tiny_model(), "--reference", missing});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(missing), std::string::npos) << r.err;
+}
+
 TEST(VerifyCli, EverySubcommandHasHelp) {
   for (const char* cmd : {"inspect", "verify", "tokenize"}) {
     const auto r = duogen({cmd, "--help"});

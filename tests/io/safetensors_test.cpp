@@ -210,5 +210,20 @@ TEST_F(SafetensorsTest, OpeningAMissingFileIsAnIoError) {
   EXPECT_THROW(SafetensorsFile::open(dir_), IoError);  // a directory
 }
 
+TEST_F(SafetensorsTest, BoolBytesOtherThanZeroOrOneAreRejectedOnRead) {
+  const fs::path path = dir_ / "bool.safetensors";
+  testing::write_bytes(path, testing::safetensors_bytes(
+                        R"({"b":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}})",
+                        std::string("\x01\x00\x02", 3)));
+  const auto file = SafetensorsFile::open(path);
+  try {
+    file.tensor("b");
+    ADD_FAILURE() << "no error for BOOL byte 2";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("'b'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("element 2"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace duogen::io

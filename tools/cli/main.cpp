@@ -1,4 +1,5 @@
 // duogen: command-line entry point. Exit codes: 0 ok, 1 runtime failure, 2 usage error.
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -17,6 +18,9 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+
+// Errors are printed whatever the log level: `-v off` silences logs, not the reason for a failure.
+void report_error(const char* what) { fmt::print(stderr, "duogen: error: {}\n", what); }
 
 std::string version_text() {
   return std::string("duogen ") + duogen::version() + " (libtorch " + duogen::torch_version() +
@@ -49,13 +53,13 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);  // prints help/version (rc 0) or the usage error
     return rc == 0 ? kExitOk : kExitUsage;
   } catch (const duogen::UsageError& e) {
-    spdlog::error("{}", e.what());
+    report_error(e.what());
     return kExitUsage;
   } catch (const duogen::Error& e) {
-    spdlog::error("{}", e.what());
+    report_error(e.what());
     return kExitFailure;
   } catch (const std::exception& e) {
-    spdlog::error("unexpected error: {}", e.what());
+    report_error((std::string("unexpected: ") + e.what()).c_str());
     return kExitFailure;
   }
   return kExitOk;
