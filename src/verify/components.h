@@ -32,5 +32,6 @@ std::map<std::string, Component> build_component_registry();
 
 // Per-family registration functions, called by build_component_registry().
 void register_qwen2_5_vl_components(std::map<std::string, Component>& registry);
+void register_wan_vae_components(std::map<std::string, Component>& registry);
 
 }  // namespace duogen::verify
