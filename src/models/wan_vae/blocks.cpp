@@ -39,7 +39,8 @@ at::Tensor RmsNorm::operator()(const at::Tensor& x) const {
   // Half-precision inputs are normalised in fp32 and cast back, as diffusers does.
   const bool upcast = x.scalar_type() == at::kHalf || x.scalar_type() == at::kBFloat16;
   const at::Tensor xf = upcast ? x.to(at::kFloat) : x;
-  const at::Tensor denom = at::norm(xf, 2, {1}, /*keepdim=*/true).clamp_min(1e-12);
+  // Tensor.norm(2, dim) in Python is linalg.vector_norm; use the same reduction.
+  const at::Tensor denom = at::linalg_vector_norm(xf, 2, {1}, /*keepdim=*/true).clamp_min(1e-12);
   const at::Tensor normalized = (xf / denom).to(x.scalar_type());
   std::vector<std::int64_t> shape(x.dim() - 1, 1);  // gamma broadcast as [C, 1, ...]
   shape[0] = gamma_.size(0);
@@ -107,7 +108,7 @@ at::Tensor Resample::spatial(const at::Tensor& x) const {
     case ResampleMode::kUpsample3d: {
       // nearest-exact x2 in fp32 (diffusers' WanUpsample), then a 3x3 conv.
       const at::Tensor up =
-          at::upsample_nearest_exact2d(x.to(at::kFloat), {2 * x.size(2), 2 * x.size(3)}, 2.0, 2.0)
+          at::_upsample_nearest_exact2d(x.to(at::kFloat), {2 * x.size(2), 2 * x.size(3)}, 2.0, 2.0)
               .to(x.scalar_type());
       return at::conv2d(up, conv_weight_, conv_bias_, 1, 1);
     }

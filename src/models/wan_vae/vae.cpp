@@ -134,10 +134,12 @@ void WanVAE::set_tiling(const TilingOptions& t) {
 }
 
 at::Tensor WanVAE::normalize(const at::Tensor& mu) const {
+  c10::InferenceMode guard;
   return (mu - mean_.to(mu.scalar_type())) * inv_std_.to(mu.scalar_type());
 }
 
 at::Tensor WanVAE::denormalize(const at::Tensor& latents) const {
+  c10::InferenceMode guard;
   return latents / inv_std_.to(latents.scalar_type()) + mean_.to(latents.scalar_type());
 }
 
