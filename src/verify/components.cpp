@@ -1,6 +1,15 @@
 #include "verify/components.h"
 
+#include "core/check.h"
+
 namespace duogen::verify {
+
+const at::Tensor& require_input(const TensorMap& inputs, const std::string& name,
+                                const std::string& component) {
+  auto it = inputs.find(name);
+  DUOGEN_CHECK(it != inputs.end(), FormatError, "{}: the dump has no input '{}'", component, name);
+  return it->second;
+}
 
 std::map<std::string, Component> build_component_registry() {
   std::map<std::string, Component> registry;

@@ -13,13 +13,6 @@
 namespace duogen::verify {
 namespace {
 
-const at::Tensor& require_input(const TensorMap& inputs, const std::string& name,
-                                const std::string& component) {
-  auto it = inputs.find(name);
-  DUOGEN_CHECK(it != inputs.end(), FormatError, "{}: the dump has no input '{}'", component, name);
-  return it->second;
-}
-
 wan_vae::WanVAE load_vae(const ComponentContext& ctx, const TensorMap& inputs,
                          const std::string& component) {
   wan_vae::VAEOptions options;

@@ -2,12 +2,14 @@
 //
 //   build/tools/bench/bench_vae MODEL_DIR encode|decode HEIGHT WIDTH [--tiling] [--dtype bf16]
 //
-// Prints one JSON line: seconds for the call (after one load; no warm-up, as a CLI user sees it),
+// Prints one JSON line: wall and CPU seconds for the call (after one load; no warm-up, as a CLI user sees it),
 // VmHWM (peak resident set, whole process, weights included) and VmRSS after loading, in MiB.
 // Inputs are random (uniform pixels in [-1, 1] / standard normal latents).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
+
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -29,6 +31,15 @@ double proc_status_mib(const std::string& field) {
     if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1)) / 1024.0;
   }
   return -1;
+}
+
+// User + system CPU seconds of this process so far (all threads): less sensitive than wall time
+// to other jobs sharing the machine.
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
 }
 
 }  // namespace
@@ -54,16 +65,18 @@ int main(int argc, char** argv) {
     const at::Tensor input = mode == "encode"
                                  ? at::rand({1, 3, 1, height, width}) * 2 - 1
                                  : at::randn({1, vae.config().z_dim, 1, height / 8, width / 8});
+    const double cpu_start = cpu_seconds();
     const auto start = std::chrono::steady_clock::now();
     const at::Tensor out = mode == "encode" ? vae.encode(input) : vae.decode(input);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double cpu = cpu_seconds() - cpu_start;
     std::printf(
         "{\"impl\": \"duogen\", \"mode\": \"%s\", \"height\": %lld, \"width\": %lld, "
-        "\"tiling\": %s, \"threads\": %d, \"seconds\": %.3f, \"rss_after_load_mib\": %.0f, "
+        "\"tiling\": %s, \"threads\": %d, \"seconds\": %.3f, \"cpu_seconds\": %.3f, \"rss_after_load_mib\": %.0f, "
         "\"peak_rss_mib\": %.0f, \"out_mean_abs\": %.6f}\n",
         mode.c_str(), static_cast<long long>(height), static_cast<long long>(width),
-        options.tiling.enabled ? "true" : "false", at::get_num_threads(), seconds, rss_loaded,
+        options.tiling.enabled ? "true" : "false", at::get_num_threads(), seconds, cpu, rss_loaded,
         proc_status_mib("VmHWM"), out.abs().mean().item<double>());
     return 0;
   } catch (const duogen::Error& e) {

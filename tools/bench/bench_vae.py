@@ -7,12 +7,13 @@ AutoencoderKLWan in the same run, on the REAL config (base_dim 96, z_dim 16) wit
 Each measurement is its own process (load, then one encode or one decode of a single random
 image), so the reported peak resident memory (VmHWM, weights included) belongs to that call
 alone. duogen runs untiled and tiled (diffusers' default tiles: 256 px, stride 192) at every size;
-diffusers runs at the first size only (--diffusers-sizes to change).
+diffusers runs untiled at --diffusers-sizes (default the first size; --diffusers-tiled adds tiled).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import pathlib
 import subprocess
 import sys
@@ -28,6 +29,11 @@ def vm_hwm_mib() -> float:
     return -1.0
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def diffusers_worker(model_dir: str, mode: str, height: int, width: int, tiling: bool) -> None:
     import torch
     from diffusers import AutoencoderKLWan
@@ -39,16 +45,17 @@ def diffusers_worker(model_dir: str, mode: str, height: int, width: int, tiling:
     with torch.inference_mode():
         if mode == "encode":
             x = torch.rand(1, 3, 1, height, width) * 2 - 1
-            start = time.perf_counter()
+            cpu, start = cpu_seconds(), time.perf_counter()
             out = model.encode(x).latent_dist.mode()
         else:
             z = torch.randn(1, 16, 1, height // 8, width // 8)
-            start = time.perf_counter()
+            cpu, start = cpu_seconds(), time.perf_counter()
             out = model.decode(z).sample
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     print(json.dumps({"impl": "diffusers", "mode": mode, "height": height, "width": width,
                       "tiling": tiling, "threads": torch.get_num_threads(),
-                      "seconds": round(seconds, 3), "peak_rss_mib": round(vm_hwm_mib()),
+                      "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
+                      "peak_rss_mib": round(vm_hwm_mib()),
                       "out_mean_abs": float(out.abs().mean())}))
 
 
@@ -76,6 +83,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="768x768,1280x704", help="HxW list")
     parser.add_argument("--diffusers-sizes", default="768x768")
     parser.add_argument("--modes", default="encode,decode")
+    parser.add_argument("--diffusers-tiled", action="store_true", help="also time diffusers tiled")
     parser.add_argument("--worker", nargs=5, metavar=("MODEL", "MODE", "H", "W", "TILING"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -85,21 +93,27 @@ def main() -> None:
         return
     ensure_model(args.model_dir)
     sizes = [tuple(map(int, s.split("x"))) for s in args.sizes.split(",")]
-    diffusers_sizes = {tuple(map(int, s.split("x"))) for s in args.diffusers_sizes.split(",") if s}
+    diffusers_sizes = [tuple(map(int, s.split("x"))) for s in args.diffusers_sizes.split(",") if s]
+    modes = args.modes.split(",")
+    # Most wanted first (the comparison at the first size), so a cut-short run still answers it.
+    cases = [("duogen", m, sizes[0], False) for m in modes]
+    cases += [("diffusers", m, hw, False) for hw in diffusers_sizes for m in modes]
+    cases += [("duogen", m, sizes[0], True) for m in modes]
+    cases += [("duogen", m, hw, tiled) for hw in sizes[1:] for tiled in (False, True) for m in modes]
+    if args.diffusers_tiled:
+        cases += [("diffusers", m, hw, True) for hw in diffusers_sizes for m in modes]
     results = []
-    for mode in args.modes.split(","):
-        for h, w in sizes:
-            for tiling in (False, True):
-                cmd = [str(args.bench_binary), str(args.model_dir), mode, str(h), str(w)]
-                results.append(run(cmd + (["--tiling"] if tiling else [])))
-            if (h, w) in diffusers_sizes:
-                for tiling in (False, True):
-                    results.append(run([sys.executable, __file__, "--worker", str(args.model_dir),
-                                        mode, str(h), str(w), "1" if tiling else "0"]))
-    print("\n| impl | mode | size | tiled | seconds | peak RSS MiB |\n|---|---|---|---|---|---|")
+    for impl, mode, (h, w), tiling in cases:
+        if impl == "duogen":
+            cmd = [str(args.bench_binary), str(args.model_dir), mode, str(h), str(w)]
+            results.append(run(cmd + (["--tiling"] if tiling else [])))
+        else:
+            results.append(run([sys.executable, __file__, "--worker", str(args.model_dir), mode,
+                                str(h), str(w), "1" if tiling else "0"]))
+    print("\n| impl | mode | size | tiled | wall s | CPU s | peak RSS MiB |\n|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['impl']} | {r['mode']} | {r['height']}x{r['width']} | {r['tiling']} | "
-              f"{r['seconds']:.1f} | {r['peak_rss_mib']} |")
+              f"{r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {r['peak_rss_mib']} |")
 
 
 if __name__ == "__main__":
