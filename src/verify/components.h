@@ -30,7 +30,12 @@ struct Component {
 
 std::map<std::string, Component> build_component_registry();
 
+// The input `name` of a dump; throws FormatError naming the component if the dump lacks it.
+const at::Tensor& require_input(const TensorMap& inputs, const std::string& name,
+                                const std::string& component);
+
 // Per-family registration functions, called by build_component_registry().
 void register_qwen2_5_vl_components(std::map<std::string, Component>& registry);
+void register_wan_vae_components(std::map<std::string, Component>& registry);
 
 }  // namespace duogen::verify

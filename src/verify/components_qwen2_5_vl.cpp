@@ -11,13 +11,6 @@
 namespace duogen::verify {
 namespace {
 
-const at::Tensor& require_input(const TensorMap& inputs, const std::string& name,
-                                const std::string& component) {
-  auto it = inputs.find(name);
-  DUOGEN_CHECK(it != inputs.end(), FormatError, "{}: the dump has no input '{}'", component, name);
-  return it->second;
-}
-
 // Token embedding, then the first decoder layer's input RMSNorm (HF Qwen2RMSNorm numerics).
 TensorMap text_embed_norm(const ComponentContext& ctx, const TensorMap& inputs) {
   const std::string kName = "qwen2_5_vl.text_embed_norm";

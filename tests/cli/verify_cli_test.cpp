@@ -88,7 +88,7 @@ TEST(VerifyCli, LogLevelOffStillPrintsTheReasonForAFailure) {
 }
 
 TEST(VerifyCli, EverySubcommandHasHelp) {
-  for (const char* cmd : {"inspect", "verify", "tokenize"}) {
+  for (const char* cmd : {"inspect", "verify", "tokenize", "vae"}) {
     const auto r = duogen({cmd, "--help"});
     EXPECT_EQ(r.exit_code, 0) << cmd << ": " << r.err;
     EXPECT_NE(r.out.find("--"), std::string::npos) << cmd;

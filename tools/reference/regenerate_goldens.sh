@@ -15,3 +15,7 @@ for dtype in float32 bfloat16; do
     --dtype "$dtype" --out "$DATA/reference/qwen2_5_vl.text_embed_norm.$dtype.safetensors"
 done
 "$PY" "$REF/dump_qwen2_5_vl_configs.py" "$DATA/reference/qwen2_5_vl_configs.json"
+
+rm -rf "$DATA/tiny-wan_vae"
+"$PY" "$REF/make_tiny_wan_vae.py" "$DATA/tiny-wan_vae" "$DATA/reference/wan_vae_name_map.json"
+"$PY" "$REF/dump_wan_vae.py" --model "$DATA/tiny-wan_vae" --out-dir "$DATA/reference"
