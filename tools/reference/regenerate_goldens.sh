@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every golden file under tests/data from the reference implementations (the pinned
 # versions in requirements.txt, installed into .venv by tools/setup.sh). Deterministic: the same
-# versions give byte-identical files.
+# versions give the same tensors (Python safetensors may order __metadata__ keys differently).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PY="$ROOT/.venv/bin/python"
