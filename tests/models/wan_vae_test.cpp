@@ -81,6 +81,28 @@ TEST_F(WanVaeTest, MatchesDiffusers) {
   }
 }
 
+// bf16: the dump's tolerance is twice diffusers' own bf16-vs-fp32 error (measured by
+// dump_wan_vae.py), so duogen's bf16 may differ from diffusers' bf16 by no more than bf16 moves
+// the reference. The bound must also be a real one: well below 1 and above fp32 noise.
+TEST_F(WanVaeTest, MatchesDiffusersInBf16) {
+  for (const char* name : {"encode.image_bf16", "decode.image_bf16", "decode.video_bf16"}) {
+    SCOPED_TRACE(name);
+    verify::VerifyOptions options;
+    options.model = tiny_model();
+    options.reference = golden(name);
+    const auto report = verify::run_verify(options);
+    ASSERT_EQ(report.dtype, "bfloat16");
+    EXPECT_GT(report.rtol, 1e-4);
+    EXPECT_LT(report.rtol, 1e-1);
+    ASSERT_FALSE(report.outputs.empty());
+    for (const auto& c : report.outputs) {
+      EXPECT_TRUE(c.shape_ok) << c.name;
+      EXPECT_LE(c.rel_error, report.rtol) << c.name;
+    }
+    EXPECT_TRUE(report.passed());
+  }
+}
+
 // The tiled goldens must actually differ from untiled output, or the tiled test proves nothing.
 TEST_F(WanVaeTest, TiledGoldensDifferFromUntiled) {
   c10::InferenceMode guard;

@@ -13,6 +13,9 @@ The checkpoint (original Wan layout) is turned into diffusers names by diffusers
   wan_vae.decode.image_tiled  latent [1, 16, 1, 8, 10], the same tiling
   wan_vae.encode.video_tiled  [1, 3, 5, 48, 56], the same tiling
   wan_vae.decode.video_tiled  latent [1, 16, 2, 6, 7], the same tiling
+  wan_vae.encode.image_bf16   the image case with the model and input in bfloat16
+  wan_vae.decode.image_bf16   the image decode case in bfloat16
+  wan_vae.decode.video_bf16   the video decode case in bfloat16
 Latents are normalised as the Wan pipelines do: (mu - latents_mean) * (1 / latents_std).
 """
 import argparse
@@ -57,6 +60,29 @@ def dump(out_dir: pathlib.Path, name: str, component: str, inputs: dict, expecte
                producer=f"diffusers {diffusers.__version__}, torch {torch.__version__}")
 
 
+def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.double(), b.double()
+    return ((a - b).norm() / b.norm()).item()
+
+
+def dump_bf16(out_dir: pathlib.Path, model: AutoencoderKLWan, name: str, component: str,
+              run, inputs: dict) -> None:
+    """A bf16 case whose tolerance is measured, not guessed: twice the distance between diffusers'
+    own bf16 and fp32 results (flash-attention's test rule), so duogen in bf16 may differ from
+    diffusers in bf16 by no more than bf16 itself moves the reference."""
+    with torch.no_grad():
+        exact = run(model.float(), {k: v.float() for k, v in inputs.items()})
+        model.to(torch.bfloat16)
+        low = run(model, {k: v.to(torch.bfloat16) for k, v in inputs.items()})
+        model.float()
+    noise = max(rel_error(low[k], exact[k]) for k in exact)
+    rtol = 2 * noise
+    write_dump(out_dir / f"{name}.safetensors", component, inputs,
+               {k: v.float() for k, v in low.items()}, dtype="bfloat16", rtol=rtol,
+               rtol_reason=f"2x diffusers' own bf16-vs-fp32 relative error ({noise:.3g})",
+               producer=f"diffusers {diffusers.__version__}, torch {torch.__version__}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=pathlib.Path, required=True)
@@ -91,6 +117,24 @@ def main() -> None:
             decoded = model.decode(latent / inv_std + mean).sample
         model.use_tiling = False
         dump(args.out_dir, f"wan_vae.decode.{case}", "wan_vae.decode", inputs, {"decoded": decoded})
+
+    # bf16 cases: fresh draws from their own generator, so the fp32 goldens above do not change.
+    g = torch.Generator().manual_seed(1)
+
+    def encode(m, x):
+        mu = m.encode(x["image"]).latent_dist.mode()
+        return {"mu": mu, "latent": (mu.float() - mean) * inv_std}
+
+    def decode(m, x):
+        dtype = next(m.parameters()).dtype
+        return {"decoded": m.decode((x["latent"].float() / inv_std + mean).to(dtype)).sample}
+
+    dump_bf16(args.out_dir, model, "wan_vae.encode.image_bf16", "wan_vae.encode", encode,
+              {"image": torch.rand(1, 3, 1, 40, 48, generator=g) * 2 - 1})
+    dump_bf16(args.out_dir, model, "wan_vae.decode.image_bf16", "wan_vae.decode", decode,
+              {"latent": torch.randn(1, 16, 1, 5, 6, generator=g)})
+    dump_bf16(args.out_dir, model, "wan_vae.decode.video_bf16", "wan_vae.decode", decode,
+              {"latent": torch.randn(1, 16, 2, 4, 5, generator=g)})
 
 
 if __name__ == "__main__":

@@ -133,14 +133,16 @@ void WanVAE::set_tiling(const TilingOptions& t) {
   options_.tiling = t;
 }
 
+// The statistics are applied in fp32 whatever the network dtype: latents live in fp32 in the
+// sampler, and in bf16 a 1/std of ~2 applied after the cast would add a rounding step of its own.
 at::Tensor WanVAE::normalize(const at::Tensor& mu) const {
   c10::InferenceMode guard;
-  return (mu - mean_.to(mu.scalar_type())) * inv_std_.to(mu.scalar_type());
+  return (mu.to(at::kFloat) - mean_) * inv_std_;
 }
 
 at::Tensor WanVAE::denormalize(const at::Tensor& latents) const {
   c10::InferenceMode guard;
-  return latents / inv_std_.to(latents.scalar_type()) + mean_.to(latents.scalar_type());
+  return latents.to(at::kFloat) / inv_std_ + mean_;
 }
 
 at::Tensor WanVAE::encode_moments(const at::Tensor& pixels) const {
@@ -243,7 +245,7 @@ at::Tensor WanVAE::decode(const at::Tensor& latents) const {
                    latents.size(3) > 0 && latents.size(4) > 0,
                InvalidArgument, "Wan VAE decode: latents must be [B, {}, T, h, w], got {}",
                config_.z_dim, latents.sizes());
-  const at::Tensor z = denormalize(latents.to(options_.device, options_.dtype));
+  const at::Tensor z = denormalize(latents.to(options_.device)).to(options_.dtype);
   const auto& t = options_.tiling;
   const std::int64_t f = config_.scale_factor_spatial;
   const bool tiled = t.enabled && (z.size(3) > t.tile_sample_min_height / f ||

@@ -64,6 +64,7 @@ class WanVAE {
   // latents [B, z_dim, T', h, w] (normalised) -> pixels [B, 3, 1 + 4 (T' - 1), 8h, 8w] in [-1, 1].
   at::Tensor decode(const at::Tensor& latents) const;
 
+  // The per-channel latent statistics, applied in fp32; both return fp32 whatever the input.
   at::Tensor normalize(const at::Tensor& mu) const;
   at::Tensor denormalize(const at::Tensor& latents) const;
 
