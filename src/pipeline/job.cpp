@@ -302,6 +302,15 @@ std::vector<Job> read_job_file(const std::filesystem::path& path) {
   return jobs;
 }
 
+JobOptions parse_options_object(const json& object, const std::string& source) {
+  DUOGEN_CHECK(object.is_object(), FormatError, "{}: options must be a JSON object, got {}",
+               source, object.type_name());
+  const FieldErrors err(source, "defaults");
+  JobOptions options;
+  for (const auto& [key, value] : object.items()) parse_option(key, value, options, err);
+  return options;
+}
+
 JobOptions merge_options(const JobOptions& base, const JobOptions& overrides) {
   JobOptions out = base;
   const auto take = [](auto& dst, const auto& src) {

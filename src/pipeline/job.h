@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace duogen::pipeline {
 
 struct ContentPart {
@@ -72,6 +74,9 @@ std::vector<Job> read_job_file(const std::filesystem::path& path);
 // the object has no "id".
 Job parse_job(const std::string& json_text, const std::filesystem::path& base_dir,
               const std::string& source, const std::string& default_id);
+
+// Parses an object holding only job options (duogen.json's "defaults"); errors name `source`.
+JobOptions parse_options_object(const nlohmann::json& object, const std::string& source);
 
 // Merges `overrides` over `base`: every field set in `overrides` wins; logit biases are
 // concatenated (later entries for the same token win when applied).
