@@ -1,0 +1,184 @@
+// The decoding loop's orchestration, with a scripted conversation model and a recording image
+// model: order of outputs, contexts, negative boundaries, condition frames, seeds and limits.
+// (The models themselves are tested against their references elsewhere; the end-to-end test on
+// the tiny checkpoint runs this loop with the real ones.)
+#include "pipeline/interleaved.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace duogen::pipeline {
+namespace {
+
+constexpr std::int64_t kBov = 100;
+constexpr std::int64_t kEos = 101;
+constexpr std::int64_t kNotBov = 7;  // what the script yields when <BOV> is banned
+constexpr std::int64_t kPrompt = 10;
+
+// Tokens come from a script; token t decodes to the letter 'a' + t (for t < 26). A <BOV> banned
+// by a -inf bias is replaced by kNotBov, as a sampler would pick something else.
+class ScriptedConversation : public ConversationModel {
+ public:
+  explicit ScriptedConversation(std::vector<std::int64_t> script) : script_(std::move(script)) {}
+
+  std::int64_t start(const std::vector<Message>&, std::uint64_t seed) override {
+    seed_ = seed;
+    length_ = kPrompt;
+    marks_ = {3, 8, {6}};  // a user image ending at 6, the assistant turn from 8
+    return kPrompt;
+  }
+  std::int64_t sample_next(const TextSampling& sampling) override {
+    std::int64_t t = next_ < script_.size() ? script_[next_++] : kEos;
+    for (const auto& [id, bias] : sampling.logit_bias) {
+      if (id == t && std::isinf(bias) && bias < 0) t = kNotBov;
+    }
+    ++length_;
+    return t;
+  }
+  std::string token_text(std::int64_t token) override {
+    return std::string(1, static_cast<char>('a' + token));
+  }
+  std::string flush_text() override { return ""; }
+  at::Tensor hidden_states(std::int64_t end) override {
+    // [layers + 1 = 3, end, hidden = 2]; value = position, so the test can read the length.
+    return at::arange(end, at::kFloat).view({1, end, 1}).expand({3, end, 2});
+  }
+  void append_image(const at::Tensor& rgb) override {
+    appended.push_back(rgb);
+    length_ += 5;  // vision tokens + <|vision_end|>
+    marks_.image_ends.push_back(length_ - 1);
+  }
+  const ContextMarks& marks() const override { return marks_; }
+  std::int64_t length() const override { return length_; }
+  const std::vector<at::Tensor>& user_images() const override { return user_images_; }
+
+  std::vector<at::Tensor> appended;
+  std::vector<at::Tensor> user_images_ = {at::full({4, 4, 3}, 9, at::kByte)};
+  std::uint64_t seed_ = 0;
+
+ private:
+  std::vector<std::int64_t> script_;
+  std::size_t next_ = 0;
+  std::int64_t length_ = 0;
+  ContextMarks marks_;
+};
+
+class RecordingImageModel : public ImageModel {
+ public:
+  at::Tensor generate(const ImageRequest& request, const ProgressFn& progress,
+                      std::vector<std::pair<std::string, double>>& timings) override {
+    requests.push_back(request);
+    for (std::int64_t s = 1; s <= request.steps && progress; ++s) progress(s, request.steps);
+    timings.emplace_back("dit", 0.0);
+    return at::full({request.height, request.width, 3}, static_cast<int>(request.seed % 256),
+                    at::kByte);
+  }
+  std::vector<ImageRequest> requests;
+};
+
+InterleavedSettings settings() {
+  InterleavedSettings s;
+  s.bov_token_id = kBov;
+  s.stop_token_ids = {kEos};
+  s.max_new_tokens = 50;
+  s.max_images = 4;
+  s.seed = 40;
+  s.image.width = 32;
+  s.image.height = 16;
+  s.image.steps = 3;
+  return s;
+}
+
+Job job() {
+  Job j;
+  j.id = "j";
+  ContentPart part;
+  part.text = "hi";
+  Message message;
+  message.role = "user";
+  message.content.push_back(part);
+  j.messages.push_back(message);
+  return j;
+}
+
+TEST(Interleaved, TextAndImagesComeOutInOrderWithTheRightContexts) {
+  ScriptedConversation mllm({0, 1, kBov, 2, kBov, 3, kEos, 4});
+  RecordingImageModel images;
+  std::string streamed;
+  std::vector<std::size_t> shown;
+  std::int64_t progress_calls = 0;
+  const JobResult r = run_interleaved(
+      mllm, images, job(), settings(),
+      {[&](std::string_view piece) { streamed += piece; },
+       [&](std::size_t index, const at::Tensor&) { shown.push_back(index); },
+       [&](std::int64_t, std::int64_t) { ++progress_calls; }});
+  // Segments: "ab", image 1, "c", image 2, "d"; eos stops before token 4.
+  ASSERT_EQ(r.segments.size(), 5u);
+  EXPECT_EQ(r.segments[0].text, "ab");
+  EXPECT_EQ(r.segments[1].kind, OutputSegment::Kind::kImage);
+  EXPECT_EQ(r.segments[2].text, "c");
+  EXPECT_EQ(r.segments[3].kind, OutputSegment::Kind::kImage);
+  EXPECT_EQ(r.segments[4].text, "d");
+  EXPECT_EQ(streamed, "abcd");
+  EXPECT_EQ(shown, (std::vector<std::size_t>{1, 2}));
+  EXPECT_EQ(progress_calls, 6);
+  EXPECT_EQ(r.stop_reason, "stop_token");
+  EXPECT_EQ(r.prompt_tokens, kPrompt);
+  EXPECT_EQ(r.generated_tokens, 7);
+  ASSERT_EQ(images.requests.size(), 2u);
+  // Image 1: <BOV> at 12 (prompt 10 + "a", "b"); the context is [0, 12); the negative context
+  // ends after the user's image (its <|vision_end|> at 6); conditions: the user image.
+  EXPECT_EQ(images.requests[0].context.size(1), 12);
+  EXPECT_EQ(images.requests[0].context[0][11][0].item<float>(), 11.0f);
+  EXPECT_EQ(images.requests[0].negative_length, 7);
+  EXPECT_EQ(images.requests[0].condition_images.size(), 1u);
+  EXPECT_EQ(images.requests[0].seed, 40u);
+  // Image 2: after image 1 (5 tokens, 13..17) and "c" at 18, <BOV> at 19; the negative context
+  // now ends after image 1; conditions: the user image, then image 1.
+  EXPECT_EQ(images.requests[1].context.size(1), 19);
+  EXPECT_EQ(images.requests[1].negative_length, 18);
+  ASSERT_EQ(images.requests[1].condition_images.size(), 2u);
+  EXPECT_TRUE(at::equal(images.requests[1].condition_images[1], mllm.appended[0]));
+  EXPECT_EQ(images.requests[1].seed, 41u);
+  EXPECT_EQ(mllm.appended.size(), 2u);
+  EXPECT_EQ(r.segments[3].image_params[2], (std::pair<std::string, std::string>{"seed", "41"}));
+}
+
+TEST(Interleaved, BovIsSuppressedAfterMaxImagesAndTokenLimitStops) {
+  ScriptedConversation mllm({kBov, 0, kBov, 1, 2, 3, 4, 5});
+  RecordingImageModel images;
+  InterleavedSettings s = settings();
+  s.max_images = 1;
+  s.max_new_tokens = 5;
+  const JobResult r = run_interleaved(mllm, images, job(), s);
+  EXPECT_EQ(images.requests.size(), 1u);
+  ASSERT_EQ(r.segments.size(), 2u);
+  EXPECT_EQ(r.segments[0].kind, OutputSegment::Kind::kImage);
+  EXPECT_EQ(r.segments[1].text, std::string("a") + static_cast<char>('a' + kNotBov) + "bc");
+  EXPECT_EQ(r.stop_reason, "max_new_tokens");
+  EXPECT_EQ(r.generated_tokens, 5);
+}
+
+TEST(Interleaved, ZeroContextRuleAndTextOnlyJobs) {
+  ScriptedConversation mllm({kBov, kEos});
+  RecordingImageModel images;
+  InterleavedSettings s = settings();
+  s.cfg_negative = CfgNegative::kZeroContext;
+  run_interleaved(mllm, images, job(), s);
+  ASSERT_EQ(images.requests.size(), 1u);
+  EXPECT_TRUE(images.requests[0].zero_negative);
+  EXPECT_EQ(images.requests[0].negative_length, images.requests[0].context.size(1));
+
+  ScriptedConversation text_only({kBov, kEos});
+  RecordingImageModel none;
+  s.max_images = 0;
+  const JobResult r = run_interleaved(text_only, none, job(), s);
+  EXPECT_TRUE(none.requests.empty());
+  ASSERT_EQ(r.segments.size(), 1u);
+  EXPECT_EQ(r.segments[0].text, std::string(1, static_cast<char>('a' + kNotBov)));
+}
+
+}  // namespace
+}  // namespace duogen::pipeline
