@@ -46,6 +46,24 @@ WeightStore::WeightStore(std::shared_ptr<const Checkpoint> checkpoint, WeightLoa
   }
 }
 
+WeightStore WeightStore::materializing(WeightInitializer init, WeightLoadOptions options) {
+  DUOGEN_CHECK(init != nullptr, InvalidArgument, "a materialising WeightStore needs an initializer");
+  WeightStore store;
+  store.init_ = std::move(init);
+  store.options_ = std::move(options);
+  return store;
+}
+
+const Checkpoint& WeightStore::checkpoint() const {
+  DUOGEN_CHECK(checkpoint_ != nullptr, InvalidArgument,
+               "a materialising WeightStore has no checkpoint");
+  return *checkpoint_;
+}
+
+std::string WeightStore::describe() const {
+  return checkpoint_ ? checkpoint_->describe() : std::string("(materialised weights)");
+}
+
 WeightView WeightStore::root() { return WeightView(this, ""); }
 
 bool WeightStore::contains(const std::string& canonical) const {
@@ -54,6 +72,22 @@ bool WeightStore::contains(const std::string& canonical) const {
 
 at::Tensor WeightStore::fetch(const std::string& name, c10::IntArrayRef shape,
                               std::optional<c10::ScalarType> require_dtype, bool required) {
+  if (init_) {
+    if (!required) return {};
+    if (std::find(shape.begin(), shape.end(), kAnySize) != shape.end()) {
+      problems_.push_back(fmt::format("tensor '{}': cannot materialise shape [{}] with a "
+                                      "wildcard", name, fmt::join(shape, ", ")));
+      return {};
+    }
+    at::Tensor t = init_(name, shape);
+    DUOGEN_CHECK(t.defined() && t.sizes() == shape, InvalidArgument,
+                 "weight initializer returned the wrong shape for '{}'", name);
+    if (require_dtype) t = t.to(*require_dtype);
+    if (options_.dtype && at::isFloatingType(t.scalar_type())) t = t.to(*options_.dtype);
+    t = t.to(options_.device);
+    materialized_.emplace_back(name, t);
+    return t;
+  }
   auto it = actual_name_.find(name);
   if (it == actual_name_.end()) {
     if (required) problems_.push_back(fmt::format("missing tensor '{}'", name));
@@ -103,13 +137,13 @@ void WeightStore::finish(std::string_view what, bool report_unused) const {
     constexpr std::size_t kShown = 8;
     std::vector<std::string> shown(unused_names.begin(),
                                    unused_names.begin() + std::min(kShown, unused_names.size()));
-    spdlog::warn("{}: {} checkpoint tensor(s) unused by {}: {}{}", checkpoint_->describe(),
+    spdlog::warn("{}: {} checkpoint tensor(s) unused by {}: {}{}", describe(),
                  unused_names.size(), what, join(shown, ", "),
                  unused_names.size() > kShown ? ", ..." : "");
-    spdlog::debug("{}: all unused tensors: {}", checkpoint_->describe(), join(unused_names, ", "));
+    spdlog::debug("{}: all unused tensors: {}", describe(), join(unused_names, ", "));
   }
   DUOGEN_CHECK(problems_.empty(), WeightError, "{}: the weights do not fit {} ({} problem(s)):\n  {}",
-               checkpoint_->describe(), what, problems_.size(), join(problems_, "\n  "));
+               describe(), what, problems_.size(), join(problems_, "\n  "));
 }
 
 WeightView WeightView::sub(std::string_view name) const {

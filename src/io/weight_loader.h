@@ -17,6 +17,9 @@
 #include <c10/core/ScalarType.h>
 
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <utility>
 #include <memory>
 #include <optional>
 #include <set>
@@ -49,10 +52,24 @@ inline constexpr std::int64_t kAnySize = -1;
 
 class WeightView;
 
+// Makes the tensor a model asks for when a store materialises weights instead of loading them.
+using WeightInitializer =
+    std::function<at::Tensor(const std::string& name, c10::IntArrayRef shape)>;
+
 class WeightStore {
  public:
   // Throws FormatError if two checkpoint names resolve to the same canonical name.
   WeightStore(std::shared_ptr<const Checkpoint> checkpoint, WeightLoadOptions options);
+
+  // A store with no checkpoint that answers every required get() with `init(name, shape)` and
+  // records the result: building a model on it yields exactly the tensors the model needs, under
+  // its canonical names (how `duogen init-tiny` writes random-weight checkpoints). Optional
+  // tensors are absent and contains() is false; a kAnySize dimension is a problem.
+  static WeightStore materializing(WeightInitializer init, WeightLoadOptions options = {});
+  // The tensors a materialising store made, in request order.
+  const std::vector<std::pair<std::string, at::Tensor>>& materialized() const {
+    return materialized_;
+  }
 
   WeightView root();
   // Throws WeightError listing every problem recorded so far (missing tensors, shape or dtype
@@ -64,14 +81,20 @@ class WeightStore {
   // Canonical names of checkpoint tensors not requested (ignored suffixes excluded), sorted.
   std::vector<std::string> unused() const;
   bool contains(const std::string& canonical) const;
-  const Checkpoint& checkpoint() const { return *checkpoint_; }
+  // The checkpoint read (InvalidArgument for a materialising store).
+  const Checkpoint& checkpoint() const;
 
  private:
   friend class WeightView;
   at::Tensor fetch(const std::string& name, c10::IntArrayRef shape,
                    std::optional<c10::ScalarType> require_dtype, bool required);
 
+  WeightStore() = default;
+  std::string describe() const;
+
   std::shared_ptr<const Checkpoint> checkpoint_;
+  WeightInitializer init_;
+  std::vector<std::pair<std::string, at::Tensor>> materialized_;
   WeightLoadOptions options_;
   std::map<std::string, std::string, std::less<>> actual_name_;  // canonical -> checkpoint
   std::set<std::string, std::less<>> used_;

@@ -113,3 +113,31 @@ TEST_F(WeightLoaderTest, ConvertsFloatingTensorsOnlyWhenAsked) {
 
 }  // namespace
 }  // namespace duogen::io
+
+namespace duogen::io {
+namespace {
+
+// A materialising store hands out initialised tensors for required gets, records them in
+// request order, and reports wildcard shapes as problems.
+TEST(MaterializingStore, RecordsWhatTheModelAsksFor) {
+  WeightLoadOptions options;
+  options.dtype = c10::kBFloat16;
+  WeightStore store = WeightStore::materializing(
+      [](const std::string&, c10::IntArrayRef shape) { return at::ones(shape); }, options);
+  auto layer = store.root().sub("layers.0");
+  const at::Tensor w = layer.get("weight", {3, 2});
+  EXPECT_EQ(w.scalar_type(), c10::kBFloat16);
+  EXPECT_FALSE(layer.get_optional("bias", {3}).defined());
+  EXPECT_FALSE(layer.contains("weight"));
+  layer.get("scale", {4});
+  store.finish("test");
+  ASSERT_EQ(store.materialized().size(), 2u);
+  EXPECT_EQ(store.materialized()[0].first, "layers.0.weight");
+  EXPECT_EQ(store.materialized()[1].first, "layers.0.scale");
+  EXPECT_THROW(store.checkpoint(), InvalidArgument);
+  store.root().get("any", {kAnySize, 2});
+  EXPECT_THROW(store.finish("test"), WeightError);
+}
+
+}  // namespace
+}  // namespace duogen::io
