@@ -247,6 +247,34 @@ TEST_F(CosmosDitTest, InputErrors) {
   EXPECT_NE(msg.find("trained range"), std::string::npos) << msg;
   msg = message_of<InvalidArgument>([&] { dit.velocity_packed({}, ctx); });
   EXPECT_NE(msg.find("target"), std::string::npos) << msg;
+  const auto ctx3 = dit.prepare_context(at::randn({3, 2, 60}));
+  msg = message_of<InvalidArgument>([&] { dit.velocity(at::randn({2, 16, 1, 4, 4}), t, ctx3); });
+  EXPECT_NE(msg.find("context batch 3"), std::string::npos) << msg;
+  msg = message_of<InvalidArgument>([&] {
+    dit.velocity(at::randn({1, 16, 1, 4, 4}), t, ctx, at::ones({1, 1, 2, 4, 4}));
+  });
+  EXPECT_NE(msg.find("condition_mask"), std::string::npos) << msg;
+}
+
+// Original-layout checkpoints converted without dropping Cosmos' non-parameter entries still
+// load (they are ignored there, architecture.md §12.2); in the diffusers layout they are unknown.
+TEST_F(CosmosDitTest, OriginalLayoutIgnoresNonParameterEntries) {
+  const auto out = dir_ / "original_extra";
+  std::filesystem::create_directories(out);
+  std::filesystem::copy_file(tiny_original() / "config.json", out / "config.json");
+  const auto file = io::SafetensorsFile::open(tiny_original() / "model.safetensors");
+  io::NamedTensors tensors;
+  for (const auto& info : file.tensors()) tensors.emplace_back(info.name, file.tensor(info));
+  ASSERT_EQ(tensors.size(), 49u);  // the converter dropped them
+  tensors.emplace_back("blocks.0.self_attn._extra_state", at::zeros({0}, at::kByte));
+  tensors.emplace_back("accum_iteration", at::tensor({3}, at::kLong));
+  tensors.emplace_back("pos_embedder.seq", at::arange(8, at::kFloat));
+  io::write_safetensors(out / "model.safetensors", tensors);
+  EXPECT_EQ(CosmosDiT::load(out, {}).layout(), Layout::kOriginal);
+  const auto diffusers = edited_copy([](std::string&, at::Tensor&) { return true; },
+                                     {{"accum_iteration", at::tensor({3}, at::kLong)}});
+  const auto msg = message_of<WeightError>([&] { CosmosDiT::load(diffusers, {}); });
+  EXPECT_NE(msg.find("accum_iteration"), std::string::npos) << msg;
 }
 
 TEST_F(CosmosDitTest, LoadErrors) {
