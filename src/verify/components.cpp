@@ -15,6 +15,7 @@ std::map<std::string, Component> build_component_registry() {
   std::map<std::string, Component> registry;
   register_qwen2_5_vl_components(registry);
   register_wan_vae_components(registry);
+  register_cosmos_dit_components(registry);
   return registry;
 }
 

@@ -37,5 +37,6 @@ const at::Tensor& require_input(const TensorMap& inputs, const std::string& name
 // Per-family registration functions, called by build_component_registry().
 void register_qwen2_5_vl_components(std::map<std::string, Component>& registry);
 void register_wan_vae_components(std::map<std::string, Component>& registry);
+void register_cosmos_dit_components(std::map<std::string, Component>& registry);
 
 }  // namespace duogen::verify

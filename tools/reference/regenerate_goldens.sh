@@ -19,3 +19,7 @@ done
 rm -rf "$DATA/tiny-wan_vae"
 "$PY" "$REF/make_tiny_wan_vae.py" "$DATA/tiny-wan_vae" "$DATA/reference/wan_vae_name_map.json"
 "$PY" "$REF/dump_wan_vae.py" --model "$DATA/tiny-wan_vae" --out-dir "$DATA/reference"
+
+rm -rf "$DATA/tiny-cosmos_dit" "$DATA/tiny-cosmos_dit-original"
+"$PY" "$REF/make_tiny_cosmos_dit.py" "$DATA"
+"$PY" "$REF/dump_cosmos_dit.py" --model "$DATA/tiny-cosmos_dit" --out-dir "$DATA/reference"
