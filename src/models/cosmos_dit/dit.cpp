@@ -41,16 +41,23 @@ CosmosDiT& CosmosDiT::operator=(CosmosDiT&&) noexcept = default;
 CosmosDiT::~CosmosDiT() = default;
 
 CosmosDiT CosmosDiT::load(const std::filesystem::path& model, const DitOptions& options) {
+  auto checkpoint = std::make_shared<io::Checkpoint>(io::Checkpoint::open(model));
+  Config config = Config::from_directory(checkpoint->directory());
+  const Layout layout = detect_layout(*checkpoint);
+  io::WeightStore store(checkpoint,
+                        weight_load_options(layout, config, options.dtype, options.device));
+  return from_weights(std::move(config), options, store, layout);
+}
+
+CosmosDiT CosmosDiT::from_weights(Config config_in, const DitOptions& options,
+                                  io::WeightStore& store, Layout layout) {
   DUOGEN_CHECK(options.dtype == at::kFloat || options.dtype == at::kBFloat16 ||
                    options.dtype == at::kHalf,
                InvalidArgument, "Cosmos DiT: unsupported network dtype {}",
                c10::toString(options.dtype));
-  auto checkpoint = std::make_shared<io::Checkpoint>(io::Checkpoint::open(model));
-  CosmosDiT dit(Config::from_directory(checkpoint->directory()), options);
+  CosmosDiT dit(std::move(config_in), options);
   const Config& config = dit.config_;
-  dit.layout_ = detect_layout(*checkpoint);
-  io::WeightStore store(checkpoint,
-                        weight_load_options(dit.layout_, config, options.dtype, options.device));
+  dit.layout_ = layout;
   const auto root = store.root();
   const std::int64_t d = config.hidden_size();
 
@@ -74,7 +81,7 @@ CosmosDiT CosmosDiT::load(const std::filesystem::path& model, const DitOptions& 
   if (!unused.empty()) {
     const std::size_t shown = std::min<std::size_t>(unused.size(), 8);
     DUOGEN_FAIL(WeightError, "{}: {} has {} unknown tensor(s): {}{}", what,
-                checkpoint->describe(), unused.size(),
+                store.checkpoint().describe(), unused.size(),
                 fmt::join(unused.begin(), unused.begin() + static_cast<std::ptrdiff_t>(shown), ", "),
                 unused.size() > shown ? ", ..." : "");
   }

@@ -59,6 +59,10 @@ class CosmosDiT {
   // config or an unrecognised layout, WeightError listing every missing, mis-shaped or unknown
   // tensor.
   static CosmosDiT load(const std::filesystem::path& model, const DitOptions& options);
+  // The network on weights from `store` (names in `layout`, canonical = diffusers); load() uses
+  // it with a checkpoint, `duogen init-tiny` with a materialising store.
+  static CosmosDiT from_weights(Config config, const DitOptions& options, io::WeightStore& store,
+                                Layout layout = Layout::kDiffusers);
   CosmosDiT(CosmosDiT&&) noexcept;
   CosmosDiT& operator=(CosmosDiT&&) noexcept;
   ~CosmosDiT();

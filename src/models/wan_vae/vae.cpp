@@ -84,15 +84,21 @@ WanVAE::~WanVAE() = default;
 WanVAE WanVAE::load(const std::filesystem::path& model, const VAEOptions& options) {
   c10::InferenceMode guard;
   auto checkpoint = std::make_shared<io::Checkpoint>(io::Checkpoint::open(model));
-  WanVAE vae(Config::from_directory(checkpoint->directory()), options);
+  Config config = Config::from_directory(checkpoint->directory());
+  const Layout layout = detect_layout(*checkpoint);
+  spdlog::debug("{}: Wan2.1 VAE in the {} layout", checkpoint->describe(), layout_name(layout));
+  io::WeightStore store(checkpoint,
+                        weight_load_options(layout, config, options.dtype, options.device));
+  return from_weights(std::move(config), options, store, layout);
+}
+
+WanVAE WanVAE::from_weights(Config config_in, const VAEOptions& options, io::WeightStore& store,
+                            Layout layout) {
+  c10::InferenceMode guard;
+  WanVAE vae(std::move(config_in), options);
   vae.set_tiling(options.tiling);
   const Config& config = vae.config_;
-  vae.layout_ = detect_layout(*checkpoint);
-  spdlog::debug("{}: Wan2.1 VAE in the {} layout", checkpoint->describe(),
-                layout_name(vae.layout_));
-
-  io::WeightStore store(checkpoint,
-                        weight_load_options(vae.layout_, config, options.dtype, options.device));
+  vae.layout_ = layout;
   auto root = store.root();
   vae.encoder_ = std::make_unique<Encoder>(root.sub("encoder"), config);
   vae.decoder_ = std::make_unique<Decoder>(root.sub("decoder"), config);

@@ -52,6 +52,10 @@ class WanVAE {
   // `model` is a directory (config.json + safetensors, either layout) or a .safetensors file
   // (default config). Throws WeightError listing every missing or mis-shaped tensor.
   static WanVAE load(const std::filesystem::path& model, const VAEOptions& options);
+  // The network on weights from `store` (names in `layout`); load() uses it with a checkpoint,
+  // `duogen init-tiny` with a materialising store.
+  static WanVAE from_weights(Config config, const VAEOptions& options, io::WeightStore& store,
+                             Layout layout);
   WanVAE(WanVAE&&) noexcept;
   WanVAE& operator=(WanVAE&&) noexcept;
   ~WanVAE();
