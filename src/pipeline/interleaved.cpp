@@ -62,7 +62,12 @@ JobResult run_interleaved(ConversationModel& mllm, ImageModel& images, const Job
   result.stop_reason = "max_new_tokens";
   while (result.generated_tokens < settings.max_new_tokens) {
     start = Clock::now();
-    const std::int64_t token = mllm.sample_next(sampling);
+    std::int64_t token = settings.bov_token_id;
+    if (settings.image_only && result.generated_tokens == 0) {
+      mllm.force_next(token);
+    } else {
+      token = mllm.sample_next(sampling);
+    }
     decode_seconds += seconds_since(start);
     ++result.generated_tokens;
     if (settings.stop_token_ids.count(token) != 0) {
@@ -101,6 +106,10 @@ JobResult run_interleaved(ConversationModel& mllm, ImageModel& images, const Job
     start = Clock::now();
     mllm.append_image(image);
     add_timing(result.timings_s, "append_image", seconds_since(start));
+    if (settings.image_only) {
+      result.stop_reason = "image_only";
+      break;
+    }
     if (static_cast<std::int64_t>(index) >= settings.max_images) suppress_bov();
   }
   close_text();

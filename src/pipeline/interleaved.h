@@ -37,6 +37,9 @@ class ConversationModel {
   virtual std::int64_t start(const std::vector<Message>& messages, std::uint64_t seed) = 0;
   // Samples the next token from the current logits, appends it to the context, returns it.
   virtual std::int64_t sample_next(const TextSampling& sampling) = 0;
+  // Appends `token` as if it had been sampled (text-to-image and editing open the answer with
+  // <BOV>, the way a chat prefill forces the start of a reply).
+  virtual void force_next(std::int64_t token) = 0;
   // Text for `token`, decoded incrementally (may be empty until a UTF-8 sequence completes).
   virtual std::string token_text(std::int64_t token) = 0;
   // Text still held by the incremental decoder (an incomplete sequence at the end).
@@ -86,6 +89,8 @@ struct InterleavedSettings {
   TextSampling text;
   ImageRequest image;  // the per-image settings (context and conditions are filled per image)
   std::uint64_t seed = 1;
+  // Text-to-image and editing: the answer starts with <BOV> and ends after the first image.
+  bool image_only = false;
 };
 
 struct InterleavedCallbacks {

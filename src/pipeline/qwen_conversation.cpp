@@ -177,6 +177,12 @@ std::int64_t QwenConversation::sample_next(const TextSampling& s) {
   return token;
 }
 
+void QwenConversation::force_next(std::int64_t token) {
+  c10::InferenceMode guard;
+  DUOGEN_CHECK(session_.has_value(), InvalidArgument, "force_next before start");
+  feed({token}, {}, {});
+}
+
 std::string QwenConversation::token_text(std::int64_t token) {
   return decoder_->push(static_cast<std::int32_t>(token));
 }

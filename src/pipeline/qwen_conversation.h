@@ -33,6 +33,7 @@ class QwenConversation final : public ConversationModel {
 
   std::int64_t start(const std::vector<Message>& messages, std::uint64_t seed) override;
   std::int64_t sample_next(const TextSampling& sampling) override;
+  void force_next(std::int64_t token) override;
   std::string token_text(std::int64_t token) override;
   std::string flush_text() override;
   at::Tensor hidden_states(std::int64_t end) override;

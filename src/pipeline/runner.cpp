@@ -77,8 +77,9 @@ RunSummary run_jobs(const std::vector<Job>& jobs, const ModelManifest& model,
     }
     if (callbacks.on_job_start) callbacks.on_job_start(job, i + 1, jobs.size());
     try {
-      const InterleavedSettings settings =
+      InterleavedSettings settings =
           resolve_settings(model, options.cli, job, lookup, stop_token_ids);
+      settings.image_only = options.image_only;
       JobResult result = run_interleaved(mllm, images, job, settings, callbacks.generation);
       result.settings = settings_json(settings, model);
       const auto dir = write_job_outputs(options.out_dir, result);

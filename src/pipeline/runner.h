@@ -34,6 +34,7 @@ struct RunOptions {
   std::filesystem::path out_dir;
   JobOptions cli;          // command-line options, over duogen.json's defaults
   bool keep_going = true;  // a failing job is recorded and the next one runs
+  bool image_only = false;  // t2i / edit: every job is one image (InterleavedSettings)
 };
 
 struct RunSummary {

@@ -37,6 +37,10 @@ class ScriptedConversation : public ConversationModel {
     ++length_;
     return t;
   }
+  void force_next(std::int64_t token) override {
+    forced.push_back(token);
+    ++length_;
+  }
   std::string token_text(std::int64_t token) override {
     return std::string(1, static_cast<char>('a' + token));
   }
@@ -55,6 +59,7 @@ class ScriptedConversation : public ConversationModel {
   const std::vector<at::Tensor>& user_images() const override { return user_images_; }
 
   std::vector<at::Tensor> appended;
+  std::vector<std::int64_t> forced;
   std::vector<at::Tensor> user_images_ = {at::full({4, 4, 3}, 9, at::kByte)};
   std::uint64_t seed_ = 0;
 

@@ -116,5 +116,18 @@ TEST(Interleaved, ZeroContextRuleAndTextOnlyJobs) {
   EXPECT_EQ(r.segments[0].text, std::string(1, static_cast<char>('a' + kNotBov)));
 }
 
+TEST(Interleaved, ImageOnlyForcesBovAndStopsAfterTheImage) {
+  ScriptedConversation mllm({0, 1, kEos});  // the script is never sampled
+  RecordingImageModel images;
+  InterleavedSettings s = settings();
+  s.image_only = true;
+  const JobResult r = run_interleaved(mllm, images, job(), s);
+  EXPECT_EQ(mllm.forced, (std::vector<std::int64_t>{kBov}));
+  ASSERT_EQ(r.segments.size(), 1u);
+  EXPECT_EQ(r.segments[0].kind, OutputSegment::Kind::kImage);
+  EXPECT_EQ(images.requests.at(0).context.size(1), kPrompt);  // everything before <BOV>
+  EXPECT_EQ(r.stop_reason, "image_only");
+}
+
 }  // namespace
 }  // namespace duogen::pipeline
