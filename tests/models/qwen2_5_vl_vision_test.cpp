@@ -119,6 +119,26 @@ TEST(VisionTower, ProcessorToTowerAndBf16Cast) {
   EXPECT_LE(rel_error(y, x), 2e-2);  // bf16 weights and activations vs fp32
 }
 
+// Checkpoints re-saved by newer transformers name the tower `model.visual.*`; it loads the same.
+TEST(VisionTower, LoadsNewTransformersNames) {
+  c10::InferenceMode guard;
+  const auto dir = testing::make_temp_dir("qwen_vision_names");
+  const auto original = io::Checkpoint::open(tiny_model());
+  io::NamedTensors renamed;
+  for (const auto& name : original.names()) {
+    if (name.rfind("visual.", 0) == 0) renamed.emplace_back("model." + name, original.tensor(name));
+  }
+  ASSERT_GT(renamed.size(), 20u);
+  io::write_safetensors(dir / "model.safetensors", renamed);
+  std::filesystem::copy_file(tiny_model() / "config.json", dir / "config.json");
+  const at::Tensor pixels = at::randn({24, 1176});
+  const at::Tensor grid = at::tensor({1, 4, 6}, at::kLong).view({1, 3});
+  const at::Tensor a = VisionTower::load(tiny_model()).forward(pixels, grid);
+  const at::Tensor b = VisionTower::load(dir).forward(pixels, grid);
+  EXPECT_TRUE(at::equal(a, b));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(VisionTower, BadInputsThrow) {
   c10::InferenceMode guard;
   const auto tower = VisionTower::load(tiny_model(), at::kFloat);
