@@ -118,6 +118,11 @@ TEST(ImageProcessor, MatchesTransformersPilBackend) {
     EXPECT_TRUE(at::equal(patches.select(2, 0), frame0))
         << "max diff " << (patches.select(2, 0) - frame0).abs().max().item<float>();
     EXPECT_TRUE(at::equal(patches.select(2, 1), frame0));  // the frame is repeated (T = 2)
+    const auto counts = ImageProcessor(config).token_counts(grid);
+    ASSERT_EQ(counts.size(), static_cast<std::size_t>(grid.size(0)));
+    std::int64_t total = 0;
+    for (auto n : counts) total += n;
+    EXPECT_EQ(total * 4, frame0.size(0));
   }
 }
 

@@ -205,4 +205,20 @@ ProcessedImages ImageProcessor::process_files(
   return process(images);
 }
 
+std::vector<std::int64_t> ImageProcessor::token_counts(const at::Tensor& grid_thw) const {
+  DUOGEN_CHECK(grid_thw.dim() == 2 && grid_thw.size(1) == 3, InvalidArgument,
+               "image processor: grid_thw must be [n_images, 3], got {}", grid_thw.sizes());
+  const at::Tensor g = grid_thw.to(at::kCPU, at::kLong).contiguous();
+  const std::int64_t unit = config_.merge_size * config_.merge_size;
+  std::vector<std::int64_t> counts;
+  for (std::int64_t i = 0; i < g.size(0); ++i) {
+    const std::int64_t patches = g[i].prod().item<std::int64_t>();
+    DUOGEN_CHECK(patches > 0 && patches % unit == 0, InvalidArgument,
+                 "image processor: grid_thw row {} has {} patches, not a positive multiple of {}",
+                 i, patches, unit);
+    counts.push_back(patches / unit);
+  }
+  return counts;
+}
+
 }  // namespace duogen::qwen2_5_vl

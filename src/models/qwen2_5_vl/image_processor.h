@@ -98,6 +98,8 @@ class ImageProcessor {
   at::Tensor patchify(const at::Tensor& rgb) const;
   // Reads each file (transparency composited on white, as transformers does) and processes them.
   ProcessedImages process_files(const std::vector<std::filesystem::path>& files) const;
+  // LLM tokens (<|image_pad|> count) of each image: t * h * w / merge_size^2 per grid row.
+  std::vector<std::int64_t> token_counts(const at::Tensor& grid_thw) const;
 
   const ImageProcessorConfig& config() const { return config_; }
 
