@@ -77,8 +77,12 @@ inline std::uint8_t clip8(std::int32_t v) {
 // Filters along one axis of an interleaved uint8 image seen as [outer, along, inner] (inner =
 // the contiguous run of values that share a tap: channels for the horizontal pass, whole rows
 // for the vertical one). `in_offset` is the first `along` index the taps are relative to.
-void filter_axis(const std::uint8_t* in, std::uint8_t* out, std::int64_t outer,
-                 std::int64_t in_along, std::int64_t inner, const AxisCoefficients& c,
+void filter_axis(const std::uint8_t* in,
+                 std::uint8_t* out,
+                 std::int64_t outer,
+                 std::int64_t in_along,
+                 std::int64_t inner,
+                 const AxisCoefficients& c,
                  std::int64_t out_along) {
   constexpr std::int32_t kHalf = 1 << (kPrecisionBits - 1);
   std::vector<std::int32_t> acc(inner);
@@ -102,7 +106,8 @@ void filter_axis(const std::uint8_t* in, std::uint8_t* out, std::int64_t outer,
 at::Tensor resize_bicubic(const at::Tensor& rgb, std::int64_t out_height, std::int64_t out_width) {
   DUOGEN_CHECK(rgb.dim() == 3 && rgb.scalar_type() == at::kByte && rgb.size(0) > 0 &&
                    rgb.size(1) > 0 && rgb.size(2) > 0,
-               InvalidArgument, "resize_bicubic: expected a non-empty uint8 [H, W, C] image, got {} {}",
+               InvalidArgument,
+               "resize_bicubic: expected a non-empty uint8 [H, W, C] image, got {} {}",
                c10::toString(rgb.scalar_type()), rgb.sizes());
   DUOGEN_CHECK(out_height > 0 && out_width > 0 && out_height <= INT32_MAX / 64 &&
                    out_width <= INT32_MAX / 64,

@@ -18,7 +18,9 @@
 namespace duogen::qwen2_5_vl {
 namespace {
 
-std::filesystem::path reference(const char* name) { return testing::data_dir() / "reference" / name; }
+std::filesystem::path reference(const char* name) {
+  return testing::data_dir() / "reference" / name;
+}
 
 std::string message_of(const std::function<void()>& f) {
   try {
@@ -69,9 +71,8 @@ TEST(SmartResize, MatchesTransformers) {
   ASSERT_GT(in.size(0), 20);
   for (std::int64_t i = 0; i < in.size(0); ++i) {
     const auto r = in[i];
-    const ImageSize got =
-        smart_resize(r[0].item<std::int64_t>(), r[1].item<std::int64_t>(), 28,
-                     r[2].item<std::int64_t>(), r[3].item<std::int64_t>());
+    const ImageSize got = smart_resize(r[0].item<std::int64_t>(), r[1].item<std::int64_t>(), 28,
+                                       r[2].item<std::int64_t>(), r[3].item<std::int64_t>());
     EXPECT_EQ(got.height, expected[i][0].item<std::int64_t>()) << "case " << i;
     EXPECT_EQ(got.width, expected[i][1].item<std::int64_t>()) << "case " << i;
   }
@@ -107,7 +108,8 @@ TEST(ImageProcessor, MatchesTransformersPilBackend) {
     config.max_pixels = c.at("max_pixels").get<std::int64_t>();
     config.max_side = c.at("max_side").get<std::int64_t>();
     std::vector<std::filesystem::path> files;
-    for (const auto& f : c.at("files")) files.push_back(testing::data_dir() / "images" / f.get<std::string>());
+    for (const auto& f : c.at("files"))
+      files.push_back(testing::data_dir() / "images" / f.get<std::string>());
     const auto out = ImageProcessor(config).process_files(files);
     const at::Tensor grid = file.tensor(name + ".image_grid_thw");
     EXPECT_TRUE(at::equal(out.grid_thw, grid)) << out.grid_thw << grid;

@@ -13,7 +13,8 @@
 namespace duogen::qwen2_5_vl {
 namespace {
 
-std::array<double, 3> channel_triple(const io::JsonObject& j, const char* key,
+std::array<double, 3> channel_triple(const io::JsonObject& j,
+                                     const char* key,
                                      const std::array<double, 3>& fallback) {
   if (!j.has(key) || j.json()[key].is_null()) return fallback;
   const auto values = j.require<std::vector<double>>(key);
@@ -46,7 +47,8 @@ std::array<std::array<float, 256>, 3> level_table(const ImageProcessorConfig& c)
 void check_image(const at::Tensor& rgb, std::size_t index) {
   DUOGEN_CHECK(rgb.defined() && rgb.dim() == 3 && rgb.size(2) == 3 &&
                    rgb.scalar_type() == at::kByte && rgb.size(0) > 0 && rgb.size(1) > 0,
-               InvalidArgument, "image processor: image {} must be a non-empty uint8 [H, W, 3] tensor, got {} {}",
+               InvalidArgument,
+               "image processor: image {} must be a non-empty uint8 [H, W, 3] tensor, got {} {}",
                index, rgb.defined() ? c10::toString(rgb.scalar_type()) : "undefined",
                rgb.defined() ? rgb.sizes() : c10::IntArrayRef{});
 }
@@ -94,8 +96,11 @@ ImageProcessorConfig ImageProcessorConfig::from_directory(const std::filesystem:
   return from_json(io::JsonObject::from_file(file));
 }
 
-ImageSize smart_resize(std::int64_t height, std::int64_t width, std::int64_t factor,
-                       std::int64_t min_pixels, std::int64_t max_pixels) {
+ImageSize smart_resize(std::int64_t height,
+                       std::int64_t width,
+                       std::int64_t factor,
+                       std::int64_t min_pixels,
+                       std::int64_t max_pixels) {
   DUOGEN_CHECK(height > 0 && width > 0 && factor > 0, InvalidArgument,
                "smart_resize: invalid image size {}x{} (factor {})", height, width, factor);
   const double h = static_cast<double>(height), w = static_cast<double>(width);
@@ -121,8 +126,8 @@ ImageSize cap_max_side(ImageSize size, std::int64_t max_side) {
   if (max_side <= 0 || long_side <= max_side) return size;
   const auto scaled = [&](std::int64_t side) {
     if (side == long_side) return max_side;
-    const double v = static_cast<double>(side) * static_cast<double>(max_side) /
-                     static_cast<double>(long_side);
+    const double v =
+        static_cast<double>(side) * static_cast<double>(max_side) / static_cast<double>(long_side);
     return std::max<std::int64_t>(1, round_half_even(v));
   };
   return {scaled(size.height), scaled(size.width)};
@@ -191,8 +196,7 @@ ProcessedImages ImageProcessor::process(const std::vector<at::Tensor>& images) c
     grid.insert(grid.end(), {1, size.height / config_.patch_size, size.width / config_.patch_size});
   }
   const auto n = static_cast<std::int64_t>(images.size());
-  return {at::cat(rows, 0),
-          at::tensor(grid, at::TensorOptions().dtype(at::kLong)).view({n, 3})};
+  return {at::cat(rows, 0), at::tensor(grid, at::TensorOptions().dtype(at::kLong)).view({n, 3})};
 }
 
 ProcessedImages ImageProcessor::process_files(

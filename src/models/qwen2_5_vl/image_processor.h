@@ -71,8 +71,11 @@ struct ImageSize {
 // transformers 5.23 `smart_resize`: both sides multiples of `factor`, pixel count within
 // [min_pixels, max_pixels], aspect ratio kept as closely as possible; round() is Python's
 // (half to even). Throws InvalidArgument for empty sizes or an aspect ratio above 200.
-ImageSize smart_resize(std::int64_t height, std::int64_t width, std::int64_t factor,
-                       std::int64_t min_pixels, std::int64_t max_pixels);
+ImageSize smart_resize(std::int64_t height,
+                       std::int64_t width,
+                       std::int64_t factor,
+                       std::int64_t min_pixels,
+                       std::int64_t max_pixels);
 
 // The DuoGen cap: the size an image is first downscaled to so that max(h, w) <= max_side (long
 // side = max_side, short side = round_half_even(short * max_side / long), at least 1). Sizes

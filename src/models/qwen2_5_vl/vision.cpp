@@ -26,13 +26,12 @@ at::Tensor rotate_half(const at::Tensor& x) {
   return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
-std::vector<std::array<std::int64_t, 3>> read_grid(const at::Tensor& grid_thw,
-                                                   std::int64_t merge) {
-  DUOGEN_CHECK(grid_thw.defined() && grid_thw.dim() == 2 && grid_thw.size(1) == 3 &&
-                   grid_thw.size(0) > 0 && !at::isFloatingType(grid_thw.scalar_type()) &&
-                   grid_thw.scalar_type() != at::kBool,
-               InvalidArgument, "vision tower: grid_thw must be an integer [n_images, 3] tensor, got {}",
-               grid_thw.defined() ? grid_thw.sizes() : c10::IntArrayRef{});
+std::vector<std::array<std::int64_t, 3>> read_grid(const at::Tensor& grid_thw, std::int64_t merge) {
+  DUOGEN_CHECK(
+      grid_thw.defined() && grid_thw.dim() == 2 && grid_thw.size(1) == 3 && grid_thw.size(0) > 0 &&
+          !at::isFloatingType(grid_thw.scalar_type()) && grid_thw.scalar_type() != at::kBool,
+      InvalidArgument, "vision tower: grid_thw must be an integer [n_images, 3] tensor, got {}",
+      grid_thw.defined() ? grid_thw.sizes() : c10::IntArrayRef{});
   const at::Tensor g = grid_thw.to(at::kCPU, at::kLong).contiguous();
   const auto* p = g.data_ptr<std::int64_t>();
   std::vector<std::array<std::int64_t, 3>> grid;
@@ -113,9 +112,9 @@ VisionTower::VisionTower(const VisionConfig& config, const io::WeightView& weigh
                    c.temporal_patch_size > 0 && c.in_channels > 0 && c.out_hidden_size > 0,
                InvalidArgument, "vision tower: non-positive sizes in the vision config");
   const std::int64_t d = c.hidden_size, inter = c.intermediate_size;
-  patch_w_ = weights.sub("patch_embed.proj")
-                 .get("weight", {d, c.in_channels, c.temporal_patch_size, c.patch_size,
-                                 c.patch_size});
+  patch_w_ =
+      weights.sub("patch_embed.proj")
+          .get("weight", {d, c.in_channels, c.temporal_patch_size, c.patch_size, c.patch_size});
   for (std::int64_t i = 0; i < c.depth; ++i) {
     const auto b = weights.sub("blocks." + std::to_string(i));
     Block blk;
@@ -143,7 +142,8 @@ VisionTower::VisionTower(const VisionConfig& config, const io::WeightView& weigh
 }
 
 VisionTower VisionTower::load(const std::filesystem::path& model,
-                              std::optional<c10::ScalarType> dtype, c10::Device device) {
+                              std::optional<c10::ScalarType> dtype,
+                              c10::Device device) {
   c10::InferenceMode guard;
   auto checkpoint = std::make_shared<io::Checkpoint>(io::Checkpoint::open(model));
   const Config config = Config::from_directory(checkpoint->directory());
@@ -170,7 +170,7 @@ at::Tensor VisionTower::rotary(const at::Tensor& positions) const {
   const std::int64_t spatial_dim = config_.head_dim() / 2;
   const auto f32 = at::TensorOptions().dtype(at::kFloat);
   const at::Tensor exponent = at::arange(0, spatial_dim, 2, f32) / static_cast<double>(spatial_dim);
-  const at::Tensor inv_freq = 1.0 / at::pow(config_.rope_theta, exponent);  // [head_dim / 4]
+  const at::Tensor inv_freq = 1.0 / at::pow(config_.rope_theta, exponent);     // [head_dim / 4]
   const at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq;  // [N, 2, hd/4]
   const auto compose = [](const at::Tensor& v) {
     // [row freqs | col freqs] is the 40-d vector; duplicated for rotate-half over the head.
@@ -180,8 +180,11 @@ at::Tensor VisionTower::rotary(const at::Tensor& positions) const {
   return at::stack({compose(freqs.cos()), compose(freqs.sin())}, 0);
 }
 
-at::Tensor VisionTower::block_forward(const Block& b, const at::Tensor& x, const at::Tensor& cos,
-                                      const at::Tensor& sin, const at::Tensor& cu_seqlens) const {
+at::Tensor VisionTower::block_forward(const Block& b,
+                                      const at::Tensor& x,
+                                      const at::Tensor& cos,
+                                      const at::Tensor& sin,
+                                      const at::Tensor& cu_seqlens) const {
   const std::int64_t n = x.size(0), heads = config_.num_heads, hd = config_.head_dim();
   const at::Tensor h = ops::rms_norm(x, b.norm1, kNormEps);
   const at::Tensor qkv = linear(h, b.qkv_w, b.qkv_b).view({n, 3, heads, hd});  // [N, 3, H, D]
@@ -198,16 +201,16 @@ at::Tensor VisionTower::block_forward(const Block& b, const at::Tensor& x, const
   const at::Tensor attn = ops::varlen_attention(q, k, v, cu_seqlens, cu_seqlens, options);
   at::Tensor out = x + linear(attn.reshape({n, heads * hd}), b.proj_w, b.proj_b);
   const at::Tensor h2 = ops::rms_norm(out, b.norm2, kNormEps);
-  const at::Tensor mlp = linear(activation(linear(h2, b.gate_w, b.gate_b)) *
-                                    linear(h2, b.up_w, b.up_b),
-                                b.down_w, b.down_b);
+  const at::Tensor mlp = linear(
+      activation(linear(h2, b.gate_w, b.gate_b)) * linear(h2, b.up_w, b.up_b), b.down_w, b.down_b);
   return out + mlp;
 }
 
 at::Tensor VisionTower::forward(const at::Tensor& pixel_values, const at::Tensor& grid_thw) const {
   c10::InferenceMode guard;
   const auto& c = config_;
-  const std::int64_t patch_dim = c.in_channels * c.temporal_patch_size * c.patch_size * c.patch_size;
+  const std::int64_t patch_dim =
+      c.in_channels * c.temporal_patch_size * c.patch_size * c.patch_size;
   DUOGEN_CHECK(pixel_values.defined() && pixel_values.dim() == 2 &&
                    pixel_values.size(1) == patch_dim &&
                    at::isFloatingType(pixel_values.scalar_type()),
@@ -224,7 +227,8 @@ at::Tensor VisionTower::forward(const at::Tensor& pixel_values, const at::Tensor
   const auto dtype = patch_w_.scalar_type();
 
   // Patch embedding: Conv3d with kernel = stride = (T, P, P) over one patch is a matmul.
-  at::Tensor x = at::matmul(pixel_values.to(device, dtype), patch_w_.reshape({c.hidden_size, -1}).t());
+  at::Tensor x =
+      at::matmul(pixel_values.to(device, dtype), patch_w_.reshape({c.hidden_size, -1}).t());
 
   // Window order, moving each merged unit (m^2 consecutive patches) as a whole.
   const at::Tensor window_index = layout.window_index.to(device);
@@ -233,7 +237,7 @@ at::Tensor VisionTower::forward(const at::Tensor& pixel_values, const at::Tensor
     return units.reshape({n, -1});
   };
   x = to_window_order(x);
-  const at::Tensor cos_sin = rotary(layout.positions).to(device);  // [2, N, head_dim]
+  const at::Tensor cos_sin = rotary(layout.positions).to(device);   // [2, N, head_dim]
   const at::Tensor cos = to_window_order(cos_sin[0]).unsqueeze(1);  // [N, 1, head_dim]
   const at::Tensor sin = to_window_order(cos_sin[1]).unsqueeze(1);
 

@@ -68,21 +68,24 @@ class VisionTower {
 
  private:
   struct Block {
-    at::Tensor norm1, norm2;                   // [hidden]
-    at::Tensor qkv_w, qkv_b, proj_w, proj_b;   // [3 hidden, hidden] [3 hidden] [hidden, hidden]
-    at::Tensor gate_w, gate_b, up_w, up_b;     // [inter, hidden] [inter]
-    at::Tensor down_w, down_b;                 // [hidden, inter] [hidden]
+    at::Tensor norm1, norm2;                  // [hidden]
+    at::Tensor qkv_w, qkv_b, proj_w, proj_b;  // [3 hidden, hidden] [3 hidden] [hidden, hidden]
+    at::Tensor gate_w, gate_b, up_w, up_b;    // [inter, hidden] [inter]
+    at::Tensor down_w, down_b;                // [hidden, inter] [hidden]
   };
 
   at::Tensor rotary(const at::Tensor& positions) const;  // -> (cos | sin) [2, N, head_dim], fp32
-  at::Tensor block_forward(const Block& block, const at::Tensor& x, const at::Tensor& cos,
-                           const at::Tensor& sin, const at::Tensor& cu_seqlens) const;
+  at::Tensor block_forward(const Block& block,
+                           const at::Tensor& x,
+                           const at::Tensor& cos,
+                           const at::Tensor& sin,
+                           const at::Tensor& cu_seqlens) const;
   at::Tensor activation(const at::Tensor& x) const;
 
   VisionConfig config_;
   at::Tensor patch_w_;  // [hidden, C, T, P, P]
   std::vector<Block> blocks_;
-  at::Tensor ln_q_;                              // [hidden]
+  at::Tensor ln_q_;                               // [hidden]
   at::Tensor mlp0_w_, mlp0_b_, mlp2_w_, mlp2_b_;  // merger MLP
 };
 
