@@ -18,7 +18,8 @@ enum class AlphaMode {
 // Reads PNG, JPEG, BMP, GIF (first frame), ... as RGB uint8 [H, W, 3] (grey expanded). Throws
 // IoError if the file cannot be read, FormatError naming it if it is not a decodable image.
 // JPEG is decoded by stb_image, which is not bit-identical to libjpeg (Pillow): expect +-few
-// levels of difference on JPEG input.
+// levels of difference on JPEG input. 16-bit PNGs keep their high byte; Pillow instead clips
+// 16-bit greyscale to 255. EXIF orientation is not applied (transformers' load_image does).
 at::Tensor read_image_rgb(const std::filesystem::path& path, AlphaMode alpha = AlphaMode::kDrop);
 
 // Pillow's `alpha_composite(white, rgba)` on uint8 [H, W, 4] -> uint8 [H, W, 3]. Exact: the same
