@@ -173,7 +173,8 @@ at::Tensor VisionTower::rotary(const at::Tensor& positions) const {
   const at::Tensor inv_freq = 1.0 / at::pow(config_.rope_theta, exponent);     // [head_dim / 4]
   const at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq;  // [N, 2, hd/4]
   const auto compose = [](const at::Tensor& v) {
-    // [row freqs | col freqs] is the 40-d vector; duplicated for rotate-half over the head.
+    // [row freqs | col freqs] (head_dim / 2 values, 40 for the real model), duplicated so that
+    // rotate-half pairs dim i with i + head_dim / 2.
     const at::Tensor hw = at::cat({v.select(1, 0), v.select(1, 1)}, -1);
     return at::cat({hw, hw}, -1);  // [N, head_dim]
   };
