@@ -5,6 +5,7 @@
 #include "io/checkpoint.h"
 #include "kernels/ops/rms_norm.h"
 #include "models/qwen2_5_vl/config.h"
+#include "models/qwen2_5_vl/vision.h"
 #include "models/qwen2_5_vl/weights.h"
 #include "verify/components.h"
 
@@ -38,11 +39,22 @@ TensorMap text_embed_norm(const ComponentContext& ctx, const TensorMap& inputs) 
   return {{"embeds", embeds}, {"layer0_input_norm", normed}};
 }
 
+// The vision tower: image patches -> merged embeddings (architecture.md §4).
+TensorMap vision(const ComponentContext& ctx, const TensorMap& inputs) {
+  const std::string kName = "qwen2_5_vl.vision";
+  const at::Tensor& pixel_values = require_input(inputs, "pixel_values", kName);
+  const at::Tensor& grid_thw = require_input(inputs, "image_grid_thw", kName);
+  const auto tower = qwen2_5_vl::VisionTower::load(ctx.model, ctx.dtype, ctx.device);
+  return {{"vision_embeds", tower.forward(pixel_values, grid_thw)}};
+}
+
 }  // namespace
 
 void register_qwen2_5_vl_components(std::map<std::string, Component>& registry) {
   registry["qwen2_5_vl.text_embed_norm"] = {
       "Qwen2.5-VL token embedding + first decoder layer input RMSNorm", text_embed_norm};
+  registry["qwen2_5_vl.vision"] = {
+      "Qwen2.5-VL vision tower: pixel_values, image_grid_thw -> vision_embeds", vision};
 }
 
 }  // namespace duogen::verify

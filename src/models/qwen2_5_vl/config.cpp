@@ -23,6 +23,7 @@ VisionConfig parse_vision(const io::JsonObject& j) {
   c.tokens_per_second = j.get("tokens_per_second", c.tokens_per_second);
   c.fullatt_block_indexes = j.get("fullatt_block_indexes", c.fullatt_block_indexes);
   c.hidden_act = j.get("hidden_act", c.hidden_act);
+  if (auto rope = j.child("rope_parameters")) c.rope_theta = rope->get("rope_theta", c.rope_theta);
   return c;
 }
 

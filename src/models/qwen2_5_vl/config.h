@@ -31,6 +31,7 @@ struct VisionConfig {
   std::int64_t tokens_per_second = 4;
   std::vector<std::int64_t> fullatt_block_indexes = {7, 15, 23, 31};
   std::string hidden_act = "silu";
+  double rope_theta = 10000.0;  // 2D vision RoPE base (`rope_parameters.rope_theta`)
 
   std::int64_t head_dim() const { return hidden_size / num_heads; }
 };
