@@ -21,19 +21,22 @@ namespace duogen::io {
 at::Tensor read_image_rgb(const std::filesystem::path& path, AlphaMode alpha) {
   std::ifstream in(path, std::ios::binary);
   DUOGEN_CHECK(in.good(), IoError, "{}: cannot open the image file", path.string());
-  const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
-                                         std::istreambuf_iterator<char>());
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   DUOGEN_CHECK(!in.bad(), IoError, "{}: read failed", path.string());
+  return decode_image_rgb(bytes, path.string(), alpha);
+}
+
+at::Tensor decode_image_rgb(std::string_view bytes, const std::string& name, AlphaMode alpha) {
   DUOGEN_CHECK(bytes.size() <= static_cast<std::size_t>(INT32_MAX), FormatError,
-               "{}: file too large for an image ({} bytes)", path.string(), bytes.size());
+               "{}: too large for an image ({} bytes)", name, bytes.size());
   // Always decode to RGBA: stb then expands grey, palettes and colour keys into a real alpha
   // channel (opaque where the file has none), so both alpha modes see the same pixels.
   int width = 0, height = 0, channels = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> data(
-      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height,
-                            &channels, 4),
+      stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
+                            static_cast<int>(bytes.size()), &width, &height, &channels, 4),
       stbi_image_free);
-  DUOGEN_CHECK(data != nullptr, FormatError, "{}: not a readable image ({})", path.string(),
+  DUOGEN_CHECK(data != nullptr, FormatError, "{}: not a readable image ({})", name,
                stbi_failure_reason() ? stbi_failure_reason() : "unknown reason");
   const at::Tensor rgba = at::from_blob(data.get(), {height, width, 4}, at::kByte);
   switch (alpha) {
@@ -42,7 +45,7 @@ at::Tensor read_image_rgb(const std::filesystem::path& path, AlphaMode alpha) {
     case AlphaMode::kCompositeOnWhite:
       return composite_on_white(rgba);
   }
-  DUOGEN_FAIL(InvalidArgument, "read_image_rgb: unknown alpha mode");
+  DUOGEN_FAIL(InvalidArgument, "decode_image_rgb: unknown alpha mode");
 }
 
 at::Tensor composite_on_white(const at::Tensor& rgba) {

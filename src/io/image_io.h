@@ -4,6 +4,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <filesystem>
+#include <string>
+#include <string_view>
 
 namespace duogen::io {
 
@@ -21,6 +23,10 @@ enum class AlphaMode {
 // levels of difference on JPEG input. 16-bit PNGs keep their high byte; Pillow instead clips
 // 16-bit greyscale to 255. EXIF orientation is not applied (transformers' load_image does).
 at::Tensor read_image_rgb(const std::filesystem::path& path, AlphaMode alpha = AlphaMode::kDrop);
+
+// The same for an encoded image held in memory (a data: URL); `name` is used in error messages.
+at::Tensor decode_image_rgb(std::string_view bytes, const std::string& name,
+                            AlphaMode alpha = AlphaMode::kDrop);
 
 // Pillow's `alpha_composite(white, rgba)` on uint8 [H, W, 4] -> uint8 [H, W, 3]. Exact: the same
 // integer arithmetic (7 fractional bits, rounded division by 255). Opaque pixels are unchanged.
