@@ -19,3 +19,5 @@ done
 rm -rf "$DATA/tiny-wan_vae"
 "$PY" "$REF/make_tiny_wan_vae.py" "$DATA/tiny-wan_vae" "$DATA/reference/wan_vae_name_map.json"
 "$PY" "$REF/dump_wan_vae.py" --model "$DATA/tiny-wan_vae" --out-dir "$DATA/reference"
+
+"$PY" "$REF/dump_flow_sampler.py" --out "$DATA/reference/flow_sampler.safetensors"
