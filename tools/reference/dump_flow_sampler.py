@@ -56,14 +56,20 @@ def cosmos_karras_sigmas(n: int) -> np.ndarray:
 
 
 def unipc(**kw) -> UniPCMultistepScheduler:
-    return UniPCMultistepScheduler(num_train_timesteps=NUM_TRAIN, solver_order=2,
-                                   prediction_type="flow_prediction", predict_x0=True,
-                                   solver_type="bh2", lower_order_final=True, use_flow_sigmas=True,
-                                   flow_shift=1.0, **kw)
+    config = dict(num_train_timesteps=NUM_TRAIN, solver_order=2, prediction_type="flow_prediction",
+                  predict_x0=True, solver_type="bh2", lower_order_final=True,
+                  use_flow_sigmas=True, flow_shift=1.0)
+    config.update(kw)
+    return UniPCMultistepScheduler(**config)
 
 
-def unipc_with(pre_sigmas: np.ndarray) -> UniPCMultistepScheduler:
-    sched = unipc()
+# Variants beside the reference configuration, to pin the options duogen exposes.
+UNIPC_VARIANTS = {"unipc": {}, "unipc_bh1": {"solver_type": "bh1"}, "unipc_o1": {"solver_order": 1},
+                  "unipc_nocorr": {"disable_corrector": [0, 3]}}
+
+
+def unipc_with(pre_sigmas: np.ndarray, **kw) -> UniPCMultistepScheduler:
+    sched = unipc(**kw)
     sched.set_timesteps(sigmas=pre_sigmas.copy())
     # The table Cosmos builds: float32 sigmas + final 0, int64 (truncated) timesteps.
     want_sigmas = np.concatenate([pre_sigmas, [0]]).astype(np.float32)
@@ -112,6 +118,9 @@ def add_runs(out: dict) -> None:
         ("karras.n10", "euler", cosmos_karras_sigmas(10), 0.0),
         ("linear.n12.s5.cfg3", "unipc", cosmos_linear_sigmas(12, 5.0), 3.0),
         ("linear.n12.s5.cfg3", "euler", cosmos_linear_sigmas(12, 5.0), 3.0),
+        ("linear.n12.s5", "unipc_bh1", cosmos_linear_sigmas(12, 5.0), 0.0),
+        ("linear.n12.s5", "unipc_o1", cosmos_linear_sigmas(12, 5.0), 0.0),
+        ("linear.n12.s5", "unipc_nocorr", cosmos_linear_sigmas(12, 5.0), 0.0),
     ]
     for name, solver, pre, g in cases:
         for dtype in (torch.float32, torch.float64):
@@ -125,7 +134,7 @@ def add_runs(out: dict) -> None:
                                       np.concatenate([pre, [0]]).astype(np.float32))
                 sigmas = sched.sigmas
             else:
-                sched = unipc_with(pre)
+                sched = unipc_with(pre, **UNIPC_VARIANTS[solver])
                 if dtype == torch.float64:
                     sched.sigmas = sched.sigmas.double()
                 sigmas = sched.sigmas
