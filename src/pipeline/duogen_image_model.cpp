@@ -8,6 +8,7 @@
 #include "core/check.h"
 #include "image/resample.h"
 #include "pipeline/conditioning.h"
+#include "sampling/flow/conditioning.h"
 #include "sampling/flow/noise.h"
 #include "sampling/flow/sampler.h"
 
@@ -131,17 +132,24 @@ at::Tensor DuoGenImageModel::generate(const ImageRequest& request, const Progres
                          : flow::torch_noise(shape, request.seed);
   noise = noise.to(options_.device);
 
+  std::vector<bool> is_condition(conditions.size(), true);
+  is_condition.push_back(false);
+  flow::ConditionFrameOptions frame_options;
+  if (manifest_.condition_timestep) {
+    frame_options.mode = flow::ConditionFrameTimestep::kFixed;
+    frame_options.fixed_value = *manifest_.condition_timestep;
+  }
   const auto branch = [&](const cosmos_dit::DitContext& context) {
     return [&, ctx = &context](const at::Tensor& x, const flow::StepContext& step) {
       // Cosmos conditions the network on the truncated integer timestep times 0.001 (§10.2).
       const double t = static_cast<double>(step.timestep) * 0.001;
-      const double t_condition = manifest_.condition_timestep.value_or(t);
+      const at::Tensor per_frame =
+          flow::frame_timesteps(is_condition, t, frame_options).to(x.device());
       std::vector<cosmos_dit::PackedFrame> frames;
-      const auto scalar = [&](double value) {
-        return at::full({1}, value, at::TensorOptions().dtype(at::kFloat).device(x.device()));
-      };
-      for (const auto& latent : conditions) frames.push_back({latent, scalar(t_condition), true});
-      frames.push_back({x, scalar(t), false});
+      for (std::size_t i = 0; i < conditions.size(); ++i) {
+        frames.push_back({conditions[i], per_frame.narrow(0, i, 1), true});
+      }
+      frames.push_back({x, per_frame.narrow(0, conditions.size(), 1), false});
       return dit_.velocity_packed(frames, *ctx).view(x.sizes());
     };
   };

@@ -1,4 +1,4 @@
-// Flow-matching sampler: schedules, Euler and UniPC runs, CFG, negative context, condition-frame
+// Flow-matching sampler: schedules, Euler and UniPC runs, CFG, condition-frame
 // timesteps and noise, against tests/data/reference/flow_sampler.safetensors (written by
 // tools/reference/dump_flow_sampler.py from diffusers' schedulers, Cosmos' schedule formulas,
 // numpy's RandomState and torch.randn).
@@ -364,47 +364,6 @@ TEST(Cfg, CombinesAsCosmosAndSkipsTheUnusedBranch) {
   EXPECT_THROW(cfg_combine(vc, vu, {std::nan(""), CfgFormula::kCosmos}), InvalidArgument);
   EXPECT_THROW(cfg_combine(vc, at::randn({4, 6}), cosmos), InvalidArgument);
   EXPECT_THROW(cfg_combine(vc, vu.to(at::kDouble), cosmos), InvalidArgument);
-}
-
-TEST(NegativeContext, PrefixRulesAndZeros) {
-  NegativeContextOptions o;
-  const std::int64_t ve = o.vision_end_id;
-  const std::int64_t ts = o.turn_start_id;
-  // <|im_start|> user ... <|vision_end|> text <|im_start|> assistant \n text
-  const std::vector<std::int64_t> ids{ts, 1, 2, ve, 3, 4, ts, 5, 6, 7, 8};
-  const at::Tensor pos = at::arange(11 * 2, at::kFloat).reshape({11, 2});
-  EXPECT_EQ(negative_prefix_length(ids, o), 4);
-  EXPECT_TRUE(at::equal(negative_context(pos, ids, o), pos.narrow(0, 0, 4)));
-  o.boundary = PrefixBoundary::kLastTurnStart;
-  EXPECT_EQ(negative_prefix_length(ids, o), 6);
-  o.turn_start_offset = 3;
-  EXPECT_EQ(negative_prefix_length(ids, o), 9);
-  o.boundary = PrefixBoundary::kFixed;
-  o.fixed_length = 2;
-  EXPECT_EQ(negative_prefix_length(ids, o), 2);
-  // Batched [B, L, D] contexts slice the token axis.
-  const at::Tensor batched = pos.unsqueeze(0).repeat({2, 1, 1});
-  EXPECT_EQ(negative_context(batched, ids, o).sizes(), (std::vector<std::int64_t>{2, 2, 2}));
-
-  // Pure text-to-image: no image, the fallback (turn start) applies.
-  NegativeContextOptions t2i;
-  const std::vector<std::int64_t> text_only{ts, 1, 2, ts, 5, 6};
-  EXPECT_EQ(negative_prefix_length(text_only, t2i), 3);
-  t2i.fallback = PrefixBoundary::kAfterLastVisionEnd;
-  EXPECT_THROW(negative_prefix_length(text_only, t2i), InvalidArgument);
-  NegativeContextOptions at_start;  // q = 0 would be an empty context
-  at_start.boundary = PrefixBoundary::kLastTurnStart;
-  EXPECT_THROW(negative_prefix_length(std::vector<std::int64_t>{ts, 1, 2}, at_start),
-               InvalidArgument);
-
-  NegativeContextOptions zeros;
-  zeros.kind = NegativeContextKind::kZeros;
-  const at::Tensor z = negative_context(pos, ids, zeros);
-  EXPECT_EQ(z.sizes(), pos.sizes());
-  EXPECT_EQ(z.abs().sum().item<float>(), 0.0F);
-  EXPECT_THROW(negative_context(pos, std::vector<std::int64_t>{1, 2}, o), InvalidArgument);
-  EXPECT_THROW(negative_context(at::zeros({3}), std::vector<std::int64_t>{1, 2, 3}, o),
-               InvalidArgument);
 }
 
 TEST(FrameTimesteps, SameOrFixedForConditionFrames) {

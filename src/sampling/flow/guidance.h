@@ -1,6 +1,6 @@
 // Classifier-free guidance of the flow velocity (architecture.md §10.5). Both branches share the
 // state, the condition frames, the masks and the timesteps; only the text context differs
-// (negative context: sampling/flow/conditioning.h).
+// (negative context: pipeline/conditioning.h).
 #pragma once
 
 #include <ATen/core/Tensor.h>

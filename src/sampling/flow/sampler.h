@@ -7,7 +7,7 @@
 //   auto cond = [&](const at::Tensor& x, const flow::StepContext& s) {
 //     return dit.forward(x, s.timestep * 0.001 /* or s.sigma */, positive_context);
 //   };
-//   auto uncond = ...same with the negative context (flow::negative_context)...;
+//   auto uncond = ...same with the negative context (pipeline/conditioning.h)...;
 //   at::Tensor x0 = flow::sample_cfg(flow::numpy_noise(shape, seed), cond, uncond, options);
 //
 // Velocities are combined after any condition-frame handling the callbacks do (§10.5).
