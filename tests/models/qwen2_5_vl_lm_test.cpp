@@ -414,6 +414,20 @@ TEST_F(ChatCliTest, StreamsTheGreedyReply) {
   EXPECT_EQ(r.out, expected + "\n");
 }
 
+// Sampling with a seed is reproducible run to run, and reads the prompt from a file.
+TEST_F(ChatCliTest, SeededSamplingIsReproducible) {
+  const auto model_dir = make_chat_checkpoint(dir_);
+  std::ofstream(dir_ / "prompt.txt") << "Tell me a story.";
+  const std::vector<std::string> args = {
+      "--model", model_dir.string(), "--tokenizer", qwen_tokenizer().string(), "--prompt-file",
+      (dir_ / "prompt.txt").string(), "--temperature", "1.5", "--top-k", "50", "--top-p", "0.95",
+      "--seed", "3", "--max-new-tokens", "10"};
+  const auto a = chat(args), b = chat(args);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_GT(a.out.size(), 1u);
+}
+
 TEST_F(ChatCliTest, UsageErrors) {
   const std::string tiny = tiny_model().string();
   auto r = chat({"--model", tiny, "--prompt", "hi"});  // the tiny dir has no tokenizer

@@ -36,11 +36,11 @@ int main(int argc, char** argv) {
   try {
     const std::int64_t prompt_tokens = std::stoll(argv[2]), decode_tokens = std::stoll(argv[3]);
     duogen::qwen2_5_vl::ModelOptions options;
+    std::string dtype_name = "f32";
     for (int i = 4; i < argc; ++i) {
-      if (std::string(argv[i]) == "--dtype" && i + 1 < argc) {
-        options.dtype = duogen::parse_float_dtype(argv[++i]);
-      }
+      if (std::string(argv[i]) == "--dtype" && i + 1 < argc) dtype_name = argv[++i];
     }
+    options.dtype = duogen::parse_float_dtype(dtype_name);
     options.cache.initial_capacity = prompt_tokens + decode_tokens;  // no regrowth while timed
     c10::InferenceMode guard;
     const auto model = duogen::qwen2_5_vl::Model::load(argv[1], options);
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
         "{\"impl\": \"duogen\", \"dtype\": \"%s\", \"threads\": %d, \"prompt_tokens\": %lld, "
         "\"decode_tokens\": %lld, \"prefill_seconds\": %.3f, \"prefill_tok_s\": %.1f, "
         "\"decode_seconds\": %.3f, \"decode_tok_s\": %.2f}\n",
-        c10::toString(options.dtype), at::get_num_threads(),
+        dtype_name.c_str(), at::get_num_threads(),
         static_cast<long long>(prompt_tokens), static_cast<long long>(decode_tokens), prefill,
         prompt_tokens / prefill, decode, decode_tokens / decode);
     return 0;

@@ -25,7 +25,7 @@ SMALL = dict(
     text_config=dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=12,
                      num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
                      rms_norm_eps=1e-6,
-                     rope_parameters=dict(rope_type="default", rope_theta=1000000.0, mrope_section=[16, 24, 24])),
+                     rope_parameters=dict(rope_type="default", rope_theta=1000000.0, mrope_section=[8, 12, 12])),  # head_dim 64
     vision_config=dict(depth=1, hidden_size=64, intermediate_size=128, num_heads=2, out_hidden_size=896,
                        fullatt_block_indexes=[0]),
     tie_word_embeddings=True,
