@@ -41,7 +41,8 @@ at::Tensor apply_logit_bias(const at::Tensor& logits, const std::map<std::int64_
   return out;
 }
 
-at::Tensor apply_repetition_penalty(const at::Tensor& logits, const at::Tensor& context,
+at::Tensor apply_repetition_penalty(const at::Tensor& logits,
+                                    const at::Tensor& context,
                                     double penalty) {
   if (penalty == 1.0 || context.numel() == 0) return logits;
   // Each distinct context id once: negative logits are multiplied, positive ones divided.

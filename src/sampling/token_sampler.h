@@ -17,12 +17,12 @@
 namespace duogen::sampling {
 
 struct SamplingOptions {
-  bool do_sample = false;         // false: greedy (the processors that cannot change the argmax
-                                  // are skipped, as transformers does for greedy search)
-  double temperature = 1.0;       // > 0
-  std::int64_t top_k = 0;         // 0: off
-  double top_p = 1.0;             // in (0, 1]; 1: off
-  double min_p = 0.0;             // in [0, 1]; 0: off
+  bool do_sample = false;           // false: greedy (the processors that cannot change the argmax
+                                    // are skipped, as transformers does for greedy search)
+  double temperature = 1.0;         // > 0
+  std::int64_t top_k = 0;           // 0: off
+  double top_p = 1.0;               // in (0, 1]; 1: off
+  double min_p = 0.0;               // in [0, 1]; 0: off
   double repetition_penalty = 1.0;  // > 0; 1: off. Applies to every id of the context
   std::map<std::int64_t, double> logit_bias;  // token id -> added to its logit
   std::optional<std::uint64_t> seed;          // sampling seed; none: a fresh random seed
@@ -34,7 +34,8 @@ void validate(const SamplingOptions& options);
 // The processing steps, each as the transformers class of the same purpose; logits are fp32
 // [V] or [B, V], context ids int64 (the tokens seen so far). They return new tensors.
 at::Tensor apply_logit_bias(const at::Tensor& logits, const std::map<std::int64_t, double>& bias);
-at::Tensor apply_repetition_penalty(const at::Tensor& logits, const at::Tensor& context,
+at::Tensor apply_repetition_penalty(const at::Tensor& logits,
+                                    const at::Tensor& context,
                                     double penalty);
 at::Tensor apply_temperature(const at::Tensor& logits, double temperature);
 at::Tensor apply_top_k(const at::Tensor& logits, std::int64_t top_k);

@@ -57,9 +57,9 @@ TEST(Qwen2_5_VLTest, MatchesTransformers) {
     const char* name;
     double float_rtol;
   };
-  for (const Case& c : {Case{"text.float32", 1e-5}, Case{"text.bfloat16", 2e-2},
-                        Case{"tied.float32", 1e-5}, Case{"tied.bfloat16", 2e-2},
-                        Case{"images.float32", 1e-5}}) {
+  for (const Case& c :
+       {Case{"text.float32", 1e-5}, Case{"text.bfloat16", 2e-2}, Case{"tied.float32", 1e-5},
+        Case{"tied.bfloat16", 2e-2}, Case{"images.float32", 1e-5}}) {
     SCOPED_TRACE(c.name);
     verify::VerifyOptions options;
     options.model = std::string(c.name).rfind("tied", 0) == 0 ? tied_model() : tiny_model();
@@ -85,7 +85,8 @@ TEST(Qwen2_5_VLTest, MatchesTransformers) {
 TEST(Qwen2_5_VLTest, IntegerOutputsMustMatchExactly) {
   const at::Tensor expected = at::tensor({900, 901, 902}, at::kLong);
   EXPECT_TRUE(verify::compare("ids", expected.clone(), expected, 1e-5).passed);
-  EXPECT_FALSE(verify::compare("ids", at::tensor({900, 901, 903}, at::kLong), expected, 1.0).passed);
+  EXPECT_FALSE(
+      verify::compare("ids", at::tensor({900, 901, 903}, at::kLong), expected, 1.0).passed);
 }
 
 // The generated ids differ between goldens, so matching them is not luck of a constant model.
@@ -141,7 +142,7 @@ TEST(Qwen2_5_VLTest, ChunkedImagePromptMatchesFullForward) {
   ASSERT_EQ(grids.size(), 2u);
   const std::int64_t n0 = merged_token_count(grids[0], 2);
   const at::Tensor image_pos = (ids == 1010).nonzero().reshape({-1});
-  const std::int64_t second_start = image_pos[n0].item<std::int64_t>() - 1;  // its vision_start
+  const std::int64_t second_start = image_pos[n0].item<std::int64_t>() - 1;   // its vision_start
   const std::int64_t first_end = image_pos[n0 - 1].item<std::int64_t>() + 2;  // after vision_end
   ASSERT_LT(first_end + 3, second_start);
 
@@ -193,8 +194,9 @@ TEST(Qwen2_5_VLTest, CapturesChosenPositions) {
   chunk.capture_hidden_states = true;
   chunk.capture_positions = {0, 5, 23};
   const at::Tensor h = model.forward(session, chunk).hidden_states;  // [L + 1, 3, H]
-  const at::Tensor expected = dump.expected.at("hidden_states").squeeze(1).index_select(
-      1, at::tensor({0, 5, 23}, at::kLong));
+  const at::Tensor expected = dump.expected.at("hidden_states")
+                                  .squeeze(1)
+                                  .index_select(1, at::tensor({0, 5, 23}, at::kLong));
   ASSERT_EQ(h.sizes(), expected.sizes());
   EXPECT_LE(rel_error(h, expected), 1e-5);
   chunk.capture_positions = {24};
@@ -207,12 +209,12 @@ TEST(Qwen2_5_VLTest, RopeIndexRejectsMismatchedImages) {
   const at::Tensor ids = at::tensor({1, 7, 7, 7, 7, 2}, at::kLong);
   const auto ok = compute_rope_index(ids, {{1, 4, 4}}, options, 10);
   EXPECT_EQ(ok.next_position, 10 + 1 + 2 + 1);
-  EXPECT_THROW(compute_rope_index(ids, {}, options), InvalidArgument);              // no grid
-  EXPECT_THROW(compute_rope_index(ids, {{1, 4, 6}}, options), InvalidArgument);      // 6 tokens
-  EXPECT_THROW(compute_rope_index(ids, {{1, 2, 2}, {1, 2, 2}, {1, 2, 2}, {1, 2, 2}, {1, 2, 2}},
-                                  options),
-               InvalidArgument);  // grids left over
-  EXPECT_THROW(compute_rope_index(ids, {{1, 3, 4}}, options), InvalidArgument);      // odd grid
+  EXPECT_THROW(compute_rope_index(ids, {}, options), InvalidArgument);           // no grid
+  EXPECT_THROW(compute_rope_index(ids, {{1, 4, 6}}, options), InvalidArgument);  // 6 tokens
+  EXPECT_THROW(
+      compute_rope_index(ids, {{1, 2, 2}, {1, 2, 2}, {1, 2, 2}, {1, 2, 2}, {1, 2, 2}}, options),
+      InvalidArgument);                                                          // grids left over
+  EXPECT_THROW(compute_rope_index(ids, {{1, 3, 4}}, options), InvalidArgument);  // odd grid
 }
 
 TEST(Qwen2_5_VLTest, RejectsBadInputs) {
@@ -221,10 +223,11 @@ TEST(Qwen2_5_VLTest, RejectsBadInputs) {
   auto session = model.new_session();
   EXPECT_THROW(model.forward(session, ChunkInput{at::tensor({5, 1024}, at::kLong)}),
                InvalidArgument);  // id outside the vocabulary
-  EXPECT_THROW(model.forward(session, ChunkInput{at::tensor({5, 1010, 1010, 1010, 1010}, at::kLong)}),
-               InvalidArgument);  // image tokens without grids or features
-  ChunkInput wrong{at::tensor({5, 1010, 1010, 1010, 1010}, at::kLong), at::zeros({3, 64}),
-                   {{1, 4, 4}}};
+  EXPECT_THROW(
+      model.forward(session, ChunkInput{at::tensor({5, 1010, 1010, 1010, 1010}, at::kLong)}),
+      InvalidArgument);  // image tokens without grids or features
+  ChunkInput wrong{
+      at::tensor({5, 1010, 1010, 1010, 1010}, at::kLong), at::zeros({3, 64}), {{1, 4, 4}}};
   EXPECT_THROW(model.forward(session, wrong), InvalidArgument);  // 3 feature rows for 4 tokens
   EXPECT_EQ(session.length(), 0);
 }
@@ -247,9 +250,9 @@ TEST(KVCacheTest, GrowsKeepsContentsAndTruncates) {
   cache.truncate(1);
   EXPECT_EQ(cache.length(), 1);
   EXPECT_THROW(cache.truncate(2), InvalidArgument);
-  EXPECT_THROW(cache.write(2, k1, v1), InvalidArgument);                  // no layer 2
+  EXPECT_THROW(cache.write(2, k1, v1), InvalidArgument);  // no layer 2
   EXPECT_THROW(cache.write(0, at::randn({1, 2, 1, 4}), at::randn({1, 2, 1, 4})),
-               InvalidArgument);                                          // 2 kv heads
+               InvalidArgument);  // 2 kv heads
   options.max_capacity = 4;
   KVCache bounded(1, 1, 4, at::TensorOptions(at::kFloat), options);
   EXPECT_THROW(bounded.reserve(5), InvalidArgument);
@@ -358,16 +361,21 @@ std::filesystem::path make_chat_checkpoint(const std::filesystem::path& dir) {
   at::manual_seed(7);
   auto w = [](std::vector<std::int64_t> shape) { return at::randn(shape) * 0.5; };
   const std::string l = "model.layers.0.";
-  io::write_safetensors(
-      dir / "model.safetensors",
-      {{"model.embed_tokens.weight", w({151936, 16})}, {"model.norm.weight", w({16}) + 1},
-       {l + "input_layernorm.weight", w({16}) + 1},
-       {l + "post_attention_layernorm.weight", w({16}) + 1},
-       {l + "self_attn.q_proj.weight", w({16, 16})}, {l + "self_attn.q_proj.bias", w({16})},
-       {l + "self_attn.k_proj.weight", w({8, 16})}, {l + "self_attn.k_proj.bias", w({8})},
-       {l + "self_attn.v_proj.weight", w({8, 16})}, {l + "self_attn.v_proj.bias", w({8})},
-       {l + "self_attn.o_proj.weight", w({16, 16})}, {l + "mlp.gate_proj.weight", w({32, 16})},
-       {l + "mlp.up_proj.weight", w({32, 16})}, {l + "mlp.down_proj.weight", w({16, 32})}});
+  io::write_safetensors(dir / "model.safetensors",
+                        {{"model.embed_tokens.weight", w({151936, 16})},
+                         {"model.norm.weight", w({16}) + 1},
+                         {l + "input_layernorm.weight", w({16}) + 1},
+                         {l + "post_attention_layernorm.weight", w({16}) + 1},
+                         {l + "self_attn.q_proj.weight", w({16, 16})},
+                         {l + "self_attn.q_proj.bias", w({16})},
+                         {l + "self_attn.k_proj.weight", w({8, 16})},
+                         {l + "self_attn.k_proj.bias", w({8})},
+                         {l + "self_attn.v_proj.weight", w({8, 16})},
+                         {l + "self_attn.v_proj.bias", w({8})},
+                         {l + "self_attn.o_proj.weight", w({16, 16})},
+                         {l + "mlp.gate_proj.weight", w({32, 16})},
+                         {l + "mlp.up_proj.weight", w({32, 16})},
+                         {l + "mlp.down_proj.weight", w({16, 32})}});
   return dir;
 }
 
@@ -385,9 +393,9 @@ class ChatCliTest : public ::testing::Test {
 // The streamed reply equals the library's greedy generation decoded by the tokenizer.
 TEST_F(ChatCliTest, StreamsTheGreedyReply) {
   const auto model_dir = make_chat_checkpoint(dir_);
-  const auto r = chat({"--model", model_dir.string(), "--tokenizer", qwen_tokenizer().string(),
-                       "--prompt", "Hello there", "--system", "Be brief.",
-                       "--max-new-tokens", "12"});
+  const auto r =
+      chat({"--model", model_dir.string(), "--tokenizer", qwen_tokenizer().string(), "--prompt",
+            "Hello there", "--system", "Be brief.", "--max-new-tokens", "12"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   const auto tok = tokenizer::load_tokenizer(qwen_tokenizer());
@@ -402,11 +410,11 @@ TEST_F(ChatCliTest, StreamsTheGreedyReply) {
   GenerationOptions options;
   options.max_new_tokens = 12;
   options.stop_token_ids = {151645};
-  const auto result = generate(
-      model, session,
-      ChunkInput{at::tensor(std::vector<std::int64_t>(rendered.ids.begin(), rendered.ids.end()),
-                            at::kLong)},
-      options);
+  const auto result =
+      generate(model, session,
+               ChunkInput{at::tensor(
+                   std::vector<std::int64_t>(rendered.ids.begin(), rendered.ids.end()), at::kLong)},
+               options);
   const std::string expected =
       tok->decode(std::vector<std::int32_t>(result.tokens.begin(), result.tokens.end()),
                   /*skip_special=*/true);
@@ -418,10 +426,14 @@ TEST_F(ChatCliTest, StreamsTheGreedyReply) {
 TEST_F(ChatCliTest, SeededSamplingIsReproducible) {
   const auto model_dir = make_chat_checkpoint(dir_);
   std::ofstream(dir_ / "prompt.txt") << "Tell me a story.";
-  const std::vector<std::string> args = {
-      "--model", model_dir.string(), "--tokenizer", qwen_tokenizer().string(), "--prompt-file",
-      (dir_ / "prompt.txt").string(), "--temperature", "1.5", "--top-k", "50", "--top-p", "0.95",
-      "--seed", "3", "--max-new-tokens", "10"};
+  const std::vector<std::string> args = {"--model",          model_dir.string(),
+                                         "--tokenizer",      qwen_tokenizer().string(),
+                                         "--prompt-file",    (dir_ / "prompt.txt").string(),
+                                         "--temperature",    "1.5",
+                                         "--top-k",          "50",
+                                         "--top-p",          "0.95",
+                                         "--seed",           "3",
+                                         "--max-new-tokens", "10"};
   const auto a = chat(args), b = chat(args);
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_EQ(a.out, b.out);
@@ -433,8 +445,8 @@ TEST_F(ChatCliTest, UsageErrors) {
   auto r = chat({"--model", tiny, "--prompt", "hi"});  // the tiny dir has no tokenizer
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--tokenizer"), std::string::npos) << r.err;
-  r = chat({"--model", tiny, "--tokenizer", qwen_tokenizer().string(), "--prompt", "hi",
-            "--image", "x.png"});
+  r = chat({"--model", tiny, "--tokenizer", qwen_tokenizer().string(), "--prompt", "hi", "--image",
+            "x.png"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("vision tower"), std::string::npos) << r.err;
   r = chat({"--model", tiny, "--tokenizer", qwen_tokenizer().string()});

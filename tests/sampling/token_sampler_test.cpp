@@ -1,6 +1,8 @@
 // Token sampler: every logits processor against the transformers class of the same purpose, the
 // chain in the order transformers' _get_logits_processor builds it, and seeded sampling against
 // torch.multinomial (golden from tools/reference/dump_logits_processors.py).
+#include "sampling/token_sampler.h"
+
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -8,7 +10,6 @@
 
 #include "duogen/error.h"
 #include "io/safetensors.h"
-#include "sampling/token_sampler.h"
 #include "testing/test_paths.h"
 
 namespace duogen::sampling {
@@ -44,8 +45,8 @@ class TokenSamplerTest : public ::testing::Test {
       const at::Tensor expected = g(name)[r];
       EXPECT_TRUE(at::equal(at::isinf(actual), at::isinf(expected))) << "row " << r;
       const at::Tensor finite = at::isfinite(expected);
-      EXPECT_TRUE(at::allclose(actual.masked_select(finite), expected.masked_select(finite),
-                               1e-6, 1e-6))
+      EXPECT_TRUE(
+          at::allclose(actual.masked_select(finite), expected.masked_select(finite), 1e-6, 1e-6))
           << "row " << r;
     }
   }
@@ -54,14 +55,16 @@ class TokenSamplerTest : public ::testing::Test {
 };
 
 TEST_F(TokenSamplerTest, ProcessorsMatchTransformers) {
-  expect_rows("bias", [&](const at::Tensor& x, std::int64_t) { return apply_logit_bias(x, bias()); });
+  expect_rows("bias",
+              [&](const at::Tensor& x, std::int64_t) { return apply_logit_bias(x, bias()); });
   expect_rows("repetition_penalty_1.3", [&](const at::Tensor& x, std::int64_t r) {
     return apply_repetition_penalty(x, g("context")[r], 1.3);
   });
   expect_rows("repetition_penalty_0.7", [&](const at::Tensor& x, std::int64_t r) {
     return apply_repetition_penalty(x, g("context")[r], 0.7);
   });
-  expect_rows("temperature_0.7", [](const at::Tensor& x, std::int64_t) { return apply_temperature(x, 0.7); });
+  expect_rows("temperature_0.7",
+              [](const at::Tensor& x, std::int64_t) { return apply_temperature(x, 0.7); });
   expect_rows("top_k_5", [](const at::Tensor& x, std::int64_t) { return apply_top_k(x, 5); });
   expect_rows("top_p_0.8", [](const at::Tensor& x, std::int64_t) { return apply_top_p(x, 0.8); });
   expect_rows("min_p_0.1", [](const at::Tensor& x, std::int64_t) { return apply_min_p(x, 0.1); });
@@ -81,9 +84,8 @@ SamplingOptions chain_options(const std::map<std::int64_t, double>& bias) {
 
 TEST_F(TokenSamplerTest, ChainMatchesTransformersOrder) {
   const TokenSampler sampler(chain_options(bias()));
-  expect_rows("chain", [&](const at::Tensor& x, std::int64_t r) {
-    return sampler.process(x, context(r));
-  });
+  expect_rows("chain",
+              [&](const at::Tensor& x, std::int64_t r) { return sampler.process(x, context(r)); });
 }
 
 // A seeded sampler draws what torch.multinomial draws after torch.manual_seed(seed).

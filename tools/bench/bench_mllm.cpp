@@ -63,9 +63,9 @@ int main(int argc, char** argv) {
         "{\"impl\": \"duogen\", \"dtype\": \"%s\", \"threads\": %d, \"prompt_tokens\": %lld, "
         "\"decode_tokens\": %lld, \"prefill_seconds\": %.3f, \"prefill_tok_s\": %.1f, "
         "\"decode_seconds\": %.3f, \"decode_tok_s\": %.2f}\n",
-        dtype_name.c_str(), at::get_num_threads(),
-        static_cast<long long>(prompt_tokens), static_cast<long long>(decode_tokens), prefill,
-        prompt_tokens / prefill, decode, decode_tokens / decode);
+        dtype_name.c_str(), at::get_num_threads(), static_cast<long long>(prompt_tokens),
+        static_cast<long long>(decode_tokens), prefill, prompt_tokens / prefill, decode,
+        decode_tokens / decode);
     return 0;
   } catch (const duogen::Error& e) {
     std::cerr << "bench_mllm: " << e.what() << "\n";

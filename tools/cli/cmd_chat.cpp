@@ -100,7 +100,8 @@ void run_chat(const ChatArgs& a) {
   tokenizer::ChatTemplateOptions template_options;
   if (a.system) template_options.default_system_prompt = *a.system;
   const tokenizer::ChatTemplate chat(*tok, template_options);
-  tokenizer::ChatMessage user{"user", {tokenizer::ChatItem{tokenizer::ChatItemKind::kText, prompt}}};
+  tokenizer::ChatMessage user{"user",
+                              {tokenizer::ChatItem{tokenizer::ChatItemKind::kText, prompt}}};
   const auto rendered = chat.render({user});
 
   qwen2_5_vl::ModelOptions model_options;
@@ -108,8 +109,9 @@ void run_chat(const ChatArgs& a) {
   model_options.device = c10::Device(a.device);
   const auto load_start = std::chrono::steady_clock::now();
   const auto model = qwen2_5_vl::Model::load(a.model, model_options);
-  spdlog::info("loaded {} in {:.2f} s", a.model,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
+  spdlog::info(
+      "loaded {} in {:.2f} s", a.model,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count());
 
   for (const std::int32_t id : rendered.ids) {
     DUOGEN_CHECK(id < model.config().text.vocab_size, InvalidArgument,
@@ -118,8 +120,8 @@ void run_chat(const ChatArgs& a) {
                  id, tokenizer_path(a).string(), model.config().text.vocab_size, a.model);
   }
   qwen2_5_vl::ChunkInput input;
-  input.input_ids = at::tensor(std::vector<std::int64_t>(rendered.ids.begin(), rendered.ids.end()),
-                               at::kLong);
+  input.input_ids =
+      at::tensor(std::vector<std::int64_t>(rendered.ids.begin(), rendered.ids.end()), at::kLong);
   qwen2_5_vl::GenerationOptions options;
   options.max_new_tokens = a.max_new_tokens;
   options.stop_token_ids = stop_tokens(a.model, model.config());
@@ -135,19 +137,19 @@ void run_chat(const ChatArgs& a) {
 
   auto session = model.new_session();
   const auto start = std::chrono::steady_clock::now();
-  const auto result = qwen2_5_vl::generate(
-      model, session, input, options, tok.get(), [](std::int64_t, std::string_view text) {
-        std::fwrite(text.data(), 1, text.size(), stdout);
-        std::fflush(stdout);
-        return true;
-      });
+  const auto result = qwen2_5_vl::generate(model, session, input, options, tok.get(),
+                                           [](std::int64_t, std::string_view text) {
+                                             std::fwrite(text.data(), 1, text.size(), stdout);
+                                             std::fflush(stdout);
+                                             return true;
+                                           });
   std::fputc('\n', stdout);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  spdlog::info("prompt {} tokens, generated {} tokens in {:.2f} s ({})", rendered.ids.size(),
-               result.tokens.size(), seconds,
-               result.stop_reason == qwen2_5_vl::StopReason::kStopToken ? "stop token"
-                                                                         : "max new tokens");
+  spdlog::info(
+      "prompt {} tokens, generated {} tokens in {:.2f} s ({})", rendered.ids.size(),
+      result.tokens.size(), seconds,
+      result.stop_reason == qwen2_5_vl::StopReason::kStopToken ? "stop token" : "max new tokens");
 }
 
 }  // namespace
@@ -160,7 +162,8 @@ void add_chat_command(CLI::App& app) {
                   "tokenizer directory or file (default: the model directory)");
   cmd->add_option("--image", a->images, "an image for the user turn (repeatable)");
   auto* prompt = cmd->add_option("--prompt", a->prompt, "the user message");
-  auto* prompt_file = cmd->add_option("--prompt-file", a->prompt_file, "read the user message from a file");
+  auto* prompt_file =
+      cmd->add_option("--prompt-file", a->prompt_file, "read the user message from a file");
   prompt->excludes(prompt_file);
   cmd->add_option("--system", a->system, "system prompt (default: Qwen's)");
   cmd->add_option("--max-new-tokens", a->max_new_tokens, "generation limit")

@@ -12,9 +12,12 @@
 
 namespace duogen::qwen2_5_vl {
 
-GenerationResult generate(const Model& model, Session& session, const ChunkInput& prompt,
+GenerationResult generate(const Model& model,
+                          Session& session,
+                          const ChunkInput& prompt,
                           const GenerationOptions& options,
-                          const tokenizer::Tokenizer* tokenizer, const TokenCallback& on_token) {
+                          const tokenizer::Tokenizer* tokenizer,
+                          const TokenCallback& on_token) {
   c10::InferenceMode guard;
   DUOGEN_CHECK(options.max_new_tokens >= 0, InvalidArgument,
                "generate: max_new_tokens must be >= 0, got {}", options.max_new_tokens);

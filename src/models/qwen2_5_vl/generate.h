@@ -43,7 +43,9 @@ using TokenCallback = std::function<bool(std::int64_t token, std::string_view te
 
 // Prefills `prompt` (after whatever the session holds) and generates. `tokenizer` may be null.
 // The final held-back text (an incomplete UTF-8 tail) is passed with token -1 at the end.
-GenerationResult generate(const Model& model, Session& session, const ChunkInput& prompt,
+GenerationResult generate(const Model& model,
+                          Session& session,
+                          const ChunkInput& prompt,
                           const GenerationOptions& options,
                           const tokenizer::Tokenizer* tokenizer = nullptr,
                           const TokenCallback& on_token = {});

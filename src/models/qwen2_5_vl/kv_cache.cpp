@@ -6,8 +6,11 @@
 
 namespace duogen::qwen2_5_vl {
 
-KVCache::KVCache(std::int64_t num_layers, std::int64_t num_kv_heads, std::int64_t head_dim,
-                 c10::TensorOptions tensor_options, KVCacheOptions options)
+KVCache::KVCache(std::int64_t num_layers,
+                 std::int64_t num_kv_heads,
+                 std::int64_t head_dim,
+                 c10::TensorOptions tensor_options,
+                 KVCacheOptions options)
     : num_kv_heads_(num_kv_heads),
       head_dim_(head_dim),
       tensor_options_(tensor_options),
@@ -40,7 +43,8 @@ void KVCache::reserve(std::int64_t length) {
   capacity_ = capacity;
 }
 
-std::pair<at::Tensor, at::Tensor> KVCache::write(std::int64_t layer, const at::Tensor& k,
+std::pair<at::Tensor, at::Tensor> KVCache::write(std::int64_t layer,
+                                                 const at::Tensor& k,
                                                  const at::Tensor& v) {
   DUOGEN_CHECK(layer >= 0 && layer < num_layers(), InvalidArgument,
                "KVCache: layer {} out of range [0, {})", layer, num_layers());

@@ -23,15 +23,19 @@ struct KVCacheOptions {
 
 class KVCache {
  public:
-  KVCache(std::int64_t num_layers, std::int64_t num_kv_heads, std::int64_t head_dim,
-          c10::TensorOptions tensor_options, KVCacheOptions options = {});
+  KVCache(std::int64_t num_layers,
+          std::int64_t num_kv_heads,
+          std::int64_t head_dim,
+          c10::TensorOptions tensor_options,
+          KVCacheOptions options = {});
 
   // Makes room for `length` tokens in total (keeps the cached ones). Throws InvalidArgument past
   // max_capacity.
   void reserve(std::int64_t length);
   // Stores k, v [1, Hkv, S, D] of `layer` at [length(), length() + S) and returns views of the
   // layer's keys and values [1, Hkv, length() + S, D]. reserve() must have made room.
-  std::pair<at::Tensor, at::Tensor> write(std::int64_t layer, const at::Tensor& k,
+  std::pair<at::Tensor, at::Tensor> write(std::int64_t layer,
+                                          const at::Tensor& k,
                                           const at::Tensor& v);
   // Marks S written tokens as cached (after every layer wrote them).
   void commit(std::int64_t s);

@@ -80,8 +80,7 @@ at::Tensor Model::embed_inputs(const at::Tensor& ids, const at::Tensor& image_em
     const std::int64_t lo = flat.min().item<std::int64_t>();
     const std::int64_t hi = flat.max().item<std::int64_t>();
     DUOGEN_CHECK(lo >= 0 && hi < vocab, InvalidArgument,
-                 "Qwen2.5-VL: token id {} outside the vocabulary [0, {})", lo < 0 ? lo : hi,
-                 vocab);
+                 "Qwen2.5-VL: token id {} outside the vocabulary [0, {})", lo < 0 ? lo : hi, vocab);
   }
   at::Tensor embeds = text_.embed(flat);  // [T, H]
   const at::Tensor is_image = flat == config_.image_token_id;
@@ -93,11 +92,10 @@ at::Tensor Model::embed_inputs(const at::Tensor& ids, const at::Tensor& image_em
                  config_.image_token_id);
     return embeds;
   }
-  DUOGEN_CHECK(image_embeds.dim() == 2 && image_embeds.size(0) == n_image &&
-                   image_embeds.size(1) == h,
-               InvalidArgument,
-               "Qwen2.5-VL: image embeddings must be [{} image tokens, {}], got {}", n_image, h,
-               image_embeds.sizes());
+  DUOGEN_CHECK(
+      image_embeds.dim() == 2 && image_embeds.size(0) == n_image && image_embeds.size(1) == h,
+      InvalidArgument, "Qwen2.5-VL: image embeddings must be [{} image tokens, {}], got {}",
+      n_image, h, image_embeds.sizes());
   // transformers' masked_scatter: the image features fill the image-token rows in order.
   embeds = embeds.clone();
   embeds.index_put_({is_image}, image_embeds.to(embeds.device(), embeds.scalar_type()));
@@ -120,7 +118,8 @@ ChunkOutput Model::forward(Session& session, const ChunkInput& chunk) const {
       compute_rope_index(ids, chunk.image_grids, rope_options, session.next_position());
   if (chunk.image_embeds.defined()) {
     std::int64_t expected = 0;
-    for (const auto& g : chunk.image_grids) expected += merged_token_count(g, rope_options.spatial_merge_size);
+    for (const auto& g : chunk.image_grids)
+      expected += merged_token_count(g, rope_options.spatial_merge_size);
     DUOGEN_CHECK(chunk.image_embeds.dim() == 2 && chunk.image_embeds.size(0) == expected,
                  InvalidArgument,
                  "Qwen2.5-VL: the image grids give {} merged tokens, image_embeds has shape {}",

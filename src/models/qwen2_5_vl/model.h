@@ -40,7 +40,9 @@ enum class LogitsMode { kNone, kLast, kAll };
 // (e.g. a generated image's `<|vision_start|><|image_pad|>...<|vision_end|>` mid-decode).
 struct ChunkInput {
   ChunkInput() = default;
-  explicit ChunkInput(at::Tensor ids, at::Tensor embeds = {}, std::vector<ImageGrid> grids = {},
+  explicit ChunkInput(at::Tensor ids,
+                      at::Tensor embeds = {},
+                      std::vector<ImageGrid> grids = {},
                       LogitsMode mode = LogitsMode::kLast)
       : input_ids(std::move(ids)),
         image_embeds(std::move(embeds)),
@@ -59,11 +61,11 @@ struct ChunkInput {
 };
 
 struct ChunkOutput {
-  at::Tensor logits;         // fp32 [1, V] (kLast) or [T, V] (kAll); undefined for kNone
+  at::Tensor logits;  // fp32 [1, V] (kLast) or [T, V] (kAll); undefined for kNone
   // [L + 1, n, H] in the model dtype, transformers' output_hidden_states order: embeddings,
   // layers 0 .. L-2, then the final-normed output of layer L-1. Undefined unless captured.
   at::Tensor hidden_states;
-  at::Tensor positions;      // int64 [3, T]: the chunk's M-RoPE positions
+  at::Tensor positions;  // int64 [3, T]: the chunk's M-RoPE positions
 };
 
 class Model;

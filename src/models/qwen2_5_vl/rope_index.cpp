@@ -18,11 +18,14 @@ std::int64_t merged_token_count(const ImageGrid& grid, std::int64_t spatial_merg
   return grid.t * (grid.h / m) * (grid.w / m);
 }
 
-RopeIndex compute_rope_index(const at::Tensor& ids, const std::vector<ImageGrid>& grids,
-                             const RopeIndexOptions& options, std::int64_t start_position) {
-  DUOGEN_CHECK(ids.scalar_type() == at::kLong && (ids.dim() == 1 || (ids.dim() == 2 && ids.size(0) == 1)),
-               InvalidArgument, "rope index: input ids must be int64 [T] or [1, T], got {} {}",
-               c10::toString(ids.scalar_type()), ids.sizes());
+RopeIndex compute_rope_index(const at::Tensor& ids,
+                             const std::vector<ImageGrid>& grids,
+                             const RopeIndexOptions& options,
+                             std::int64_t start_position) {
+  DUOGEN_CHECK(
+      ids.scalar_type() == at::kLong && (ids.dim() == 1 || (ids.dim() == 2 && ids.size(0) == 1)),
+      InvalidArgument, "rope index: input ids must be int64 [T] or [1, T], got {} {}",
+      c10::toString(ids.scalar_type()), ids.sizes());
   const at::Tensor flat = ids.reshape({-1}).to(at::kCPU).contiguous();
   const std::int64_t n = flat.numel();
   const auto* id = flat.data_ptr<std::int64_t>();

@@ -38,8 +38,10 @@ struct RopeIndex {
 // Positions of `ids` (int64, [T] or [1, T]) whose images have `grids` in order, starting at
 // `start_position`. Throws InvalidArgument when the image tokens do not match the grids (count,
 // run lengths, grids not divisible by the merge size).
-RopeIndex compute_rope_index(const at::Tensor& ids, const std::vector<ImageGrid>& grids,
-                             const RopeIndexOptions& options, std::int64_t start_position = 0);
+RopeIndex compute_rope_index(const at::Tensor& ids,
+                             const std::vector<ImageGrid>& grids,
+                             const RopeIndexOptions& options,
+                             std::int64_t start_position = 0);
 
 // Number of LLM tokens an image grid becomes after the spatial merge: t·(h/m)·(w/m).
 std::int64_t merged_token_count(const ImageGrid& grid, std::int64_t spatial_merge_size);

@@ -47,9 +47,9 @@ TextModel TextModel::load(const io::WeightView& model, const TextConfig& config)
     const auto attn = layer.sub("self_attn");
     const auto mlp = layer.sub("mlp");
     DecoderLayer l;
-    l.qkv_weight = cat_rows({attn.get("q_proj.weight", {q_dim, h}),
-                             attn.get("k_proj.weight", {kv_dim, h}),
-                             attn.get("v_proj.weight", {kv_dim, h})});
+    l.qkv_weight =
+        cat_rows({attn.get("q_proj.weight", {q_dim, h}), attn.get("k_proj.weight", {kv_dim, h}),
+                  attn.get("v_proj.weight", {kv_dim, h})});
     l.qkv_bias = cat_rows({attn.get("q_proj.bias", {q_dim}), attn.get("k_proj.bias", {kv_dim}),
                            attn.get("v_proj.bias", {kv_dim})});
     l.o_weight = attn.get("o_proj.weight", {h, q_dim});
@@ -89,8 +89,11 @@ std::pair<at::Tensor, at::Tensor> TextModel::rope_cos_sin(const at::Tensor& posi
   return {at::cat({cos, cos}, -1).to(dtype), at::cat({sin, sin}, -1).to(dtype)};
 }
 
-at::Tensor TextModel::layer_forward(std::int64_t index, const at::Tensor& x, const at::Tensor& cos,
-                                    const at::Tensor& sin, KVCache& cache) const {
+at::Tensor TextModel::layer_forward(std::int64_t index,
+                                    const at::Tensor& x,
+                                    const at::Tensor& cos,
+                                    const at::Tensor& sin,
+                                    KVCache& cache) const {
   const DecoderLayer& l = layers_[index];
   const std::int64_t t = x.size(0), d = config_.head_dim();
   const std::int64_t hq = config_.num_attention_heads, hkv = config_.num_key_value_heads;
@@ -108,8 +111,8 @@ at::Tensor TextModel::layer_forward(std::int64_t index, const at::Tensor& x, con
   options.causal = true;  // bottom-right aligned: the chunk's queries follow the cached keys
   const at::Tensor attn = ops::attention(q.transpose(0, 1).unsqueeze(0), keys, values, options);
   // [1, Hq, T, D] -> [T, Hq D]
-  const at::Tensor h = x + at::linear(attn.squeeze(0).transpose(0, 1).reshape({t, hq * d}),
-                                      l.o_weight);
+  const at::Tensor h =
+      x + at::linear(attn.squeeze(0).transpose(0, 1).reshape({t, hq * d}), l.o_weight);
 
   const at::Tensor m = ops::rms_norm(h, l.post_attention_norm, eps);
   const at::Tensor gate_up = at::linear(m, l.gate_up_weight);  // [T, 2 I]
@@ -118,8 +121,10 @@ at::Tensor TextModel::layer_forward(std::int64_t index, const at::Tensor& x, con
   return h + at::linear(act, l.down_weight);
 }
 
-at::Tensor TextModel::forward(const at::Tensor& embeds, const at::Tensor& positions,
-                              KVCache& cache, HiddenStateCapture* capture) const {
+at::Tensor TextModel::forward(const at::Tensor& embeds,
+                              const at::Tensor& positions,
+                              KVCache& cache,
+                              HiddenStateCapture* capture) const {
   const std::int64_t t = embeds.size(0);
   DUOGEN_CHECK(embeds.dim() == 2 && embeds.size(1) == config_.hidden_size, InvalidArgument,
                "text model: embeddings must be [T, {}], got {}", config_.hidden_size,
