@@ -23,6 +23,8 @@ Comparison compare(const std::string& name, const at::Tensor& actual, const at::
   c.rel_error = norm_e > 0 ? norm_d / norm_e : c.max_abs_error;
   // NaN anywhere makes the metrics NaN, and NaN <= rtol is false: a NaN never passes.
   c.passed = c.rel_error <= rtol && !std::isnan(c.max_abs_error);
+  // Integer outputs (token ids, positions) are exact or wrong: no tolerance applies.
+  if (!at::isFloatingType(expected.scalar_type())) c.passed = c.max_abs_error == 0;
   return c;
 }
 

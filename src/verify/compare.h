@@ -14,7 +14,7 @@ struct Comparison {
   double max_abs_error = 0;  // max |actual - expected|
   double rel_error = 0;      // ||actual - expected||_2 / ||expected||_2 (max_abs if ||expected|| = 0)
   bool shape_ok = true;
-  bool passed = false;       // shape_ok && rel_error <= rtol
+  bool passed = false;       // shape_ok && rel_error <= rtol (integer tensors: exactly equal)
 };
 
 // Compares in float64 so that the metric itself adds no error.

@@ -10,5 +10,6 @@ void add_inspect_command(CLI::App& app);
 void add_verify_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_vae_command(CLI::App& app);
+void add_chat_command(CLI::App& app);
 
 }  // namespace duogen::cli

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   duogen::cli::add_verify_command(app);
   duogen::cli::add_tokenize_command(app);
   duogen::cli::add_vae_command(app);
+  duogen::cli::add_chat_command(app);
 
   try {
     app.parse(argc, argv);

@@ -6,6 +6,11 @@ decoder with M-RoPE); only the sizes are small. Saved sharded (model.safetensors
 the sharded loading path is exercised too.
 
     .venv/bin/python tools/reference/make_tiny_qwen2_5_vl.py tests/data/tiny-qwen2_5_vl
+    .venv/bin/python tools/reference/make_tiny_qwen2_5_vl.py tests/data/tiny-qwen2_5_vl-tied \
+        --tie-word-embeddings --storage-dtype bfloat16 --single-file
+
+--tie-word-embeddings ties lm_head to embed_tokens (as the 3B release does; no lm_head.weight
+is saved); --storage-dtype bfloat16 stores the weights as the hub releases do.
 """
 import argparse
 import pathlib
@@ -48,18 +53,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=pathlib.Path)
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--tie-word-embeddings", action="store_true")
+    parser.add_argument("--storage-dtype", choices=["float32", "bfloat16"], default="float32")
+    parser.add_argument("--single-file", action="store_true", help="one model.safetensors")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
-    config = Qwen2_5_VLConfig(**TINY_CONFIG)
+    config = Qwen2_5_VLConfig(**{**TINY_CONFIG, "tie_word_embeddings": args.tie_word_embeddings})
     model = Qwen2_5_VLForConditionalGeneration(config).eval()
     # Norm weights initialise to ones; randomise them so that a mix-up is visible in parity.
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("norm.weight") or ".norm" in name or "ln_q" in name:
                 p.copy_(1.0 + 0.1 * torch.randn_like(p))
+    model = model.to(getattr(torch, args.storage_dtype))
     args.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(args.out, max_shard_size="200KB", safe_serialization=True)
+    model.save_pretrained(args.out, max_shard_size="100MB" if args.single_file else "200KB",
+                          safe_serialization=True)
     print(f"wrote {args.out}")
 
 

@@ -26,3 +26,18 @@ rm -rf "$DATA/tiny-cosmos_dit" "$DATA/tiny-cosmos_dit-original"
 "$PY" "$REF/dump_qwen2_5_vl_vision.py" --model "$DATA/tiny-qwen2_5_vl" \
   --images-dir "$DATA/images/qwen2_5_vl" --out-dir "$DATA/reference"
 "$PY" "$REF/dump_flow_sampler.py" --out "$DATA/reference/flow_sampler.safetensors"
+# Qwen2.5-VL language model: tied-embeddings variant (bf16-stored) and the `qwen2_5_vl` dumps.
+rm -rf "$DATA/tiny-qwen2_5_vl-tied"
+"$PY" "$REF/make_tiny_qwen2_5_vl.py" "$DATA/tiny-qwen2_5_vl-tied" --tie-word-embeddings \
+  --storage-dtype bfloat16 --single-file
+for dtype in float32 bfloat16; do
+  "$PY" "$REF/dump_qwen2_5_vl.py" --model "$DATA/tiny-qwen2_5_vl" --random-prompt 24 \
+    --dtype "$dtype" --out "$DATA/reference/qwen2_5_vl.lm.text.$dtype.safetensors"
+  "$PY" "$REF/dump_qwen2_5_vl.py" --model "$DATA/tiny-qwen2_5_vl-tied" --random-prompt 24 \
+    --dtype "$dtype" --seed 1 --out "$DATA/reference/qwen2_5_vl.lm.tied.$dtype.safetensors"
+done
+# Two images: merged grids 4x2 (height a multiple of 4) and 2x3; vision features as an input.
+"$PY" "$REF/dump_qwen2_5_vl.py" --model "$DATA/tiny-qwen2_5_vl" --random-prompt 20 \
+  --image 56 112 --image 84 56 --vision-embeds-input \
+  --out "$DATA/reference/qwen2_5_vl.lm.images.float32.safetensors"
+"$PY" "$REF/dump_logits_processors.py" "$DATA/reference/logits_processors.safetensors"

@@ -1,0 +1,78 @@
+// The Qwen2.5-VL language model (`model.*`, architecture.md §5): a Qwen2 decoder with M-RoPE.
+//
+// Follows transformers 5.23 `Qwen2_5_VLTextModel`: token embedding, decoder layers
+//   x += o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n))), n = input_layernorm(x)
+//   x += down_proj(silu(gate_proj(h)) * up_proj(h)),  h = post_attention_layernorm(x)
+// (q/k/v with bias, o/gate/up/down without, GQA, causal), then the final `model.norm`. The q/k/v
+// and gate/up projections are concatenated at load time so each layer runs two input matmuls.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "io/weight_loader.h"
+#include "models/qwen2_5_vl/config.h"
+#include "models/qwen2_5_vl/kv_cache.h"
+
+namespace duogen::qwen2_5_vl {
+
+struct DecoderLayer {
+  at::Tensor qkv_weight;           // [Hq·D + 2·Hkv·D, H]: q_proj, k_proj, v_proj rows
+  at::Tensor qkv_bias;             // [Hq·D + 2·Hkv·D]
+  at::Tensor o_weight;             // [H, Hq·D]
+  at::Tensor gate_up_weight;       // [2·I, H]: gate_proj, up_proj rows
+  at::Tensor down_weight;          // [H, I]
+  at::Tensor input_norm;           // [H]
+  at::Tensor post_attention_norm;  // [H]
+};
+
+// Where TextModel::forward stores hidden states: for each token row in `rows` (indices into the
+// chunk), the L + 1 entries of transformers' `output_hidden_states` — the embeddings, the output
+// of layers 0 .. L-2, and the final-normed output of layer L-1 (transformers overwrites the last
+// entry with `last_hidden_state`).
+struct HiddenStateCapture {
+  at::Tensor rows;                  // int64 [n] on the model's device
+  std::vector<at::Tensor> entries;  // filled: L + 1 tensors [n, H]
+};
+
+class TextModel {
+ public:
+  // `model` is the view of the `model.` prefix. Shapes come from `config`.
+  static TextModel load(const io::WeightView& model, const TextConfig& config);
+
+  // ids int64 [T] -> [T, H].
+  at::Tensor embed(const at::Tensor& ids) const;
+  // embeds [T, H] of the chunk that follows the cache's tokens, positions int64 [3, T] (M-RoPE
+  // streams). Appends the chunk's keys/values to `cache` and returns the final-normed hidden
+  // states [T, H].
+  at::Tensor forward(const at::Tensor& embeds,
+                     const at::Tensor& positions,
+                     KVCache& cache,
+                     HiddenStateCapture* capture = nullptr) const;
+
+  // M-RoPE cos and sin [T, D] for positions [3, T], computed in fp32 and cast to `dtype` as
+  // transformers does.
+  std::pair<at::Tensor, at::Tensor> rope_cos_sin(const at::Tensor& positions,
+                                                 c10::ScalarType dtype) const;
+
+  const at::Tensor& embed_tokens() const { return embed_tokens_; }
+  const TextConfig& config() const { return config_; }
+
+ private:
+  at::Tensor layer_forward(std::int64_t index,
+                           const at::Tensor& x,
+                           const at::Tensor& cos,
+                           const at::Tensor& sin,
+                           KVCache& cache) const;
+
+  TextConfig config_;
+  at::Tensor embed_tokens_;  // [V, H]
+  std::vector<DecoderLayer> layers_;
+  at::Tensor norm_;            // [H]
+  at::Tensor inv_freq_;        // fp32 [D / 2]
+  at::Tensor stream_of_freq_;  // int64 [D / 2]: which position stream (t, h, w) drives frequency f
+};
+
+}  // namespace duogen::qwen2_5_vl
