@@ -11,5 +11,7 @@ void add_verify_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_vae_command(CLI::App& app);
 void add_chat_command(CLI::App& app);
+// generate, t2i, edit, init-tiny
+void add_generate_commands(CLI::App& app);
 
 }  // namespace duogen::cli

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   duogen::cli::add_tokenize_command(app);
   duogen::cli::add_vae_command(app);
   duogen::cli::add_chat_command(app);
+  duogen::cli::add_generate_commands(app);
 
   try {
     app.parse(argc, argv);
