@@ -59,14 +59,15 @@ std::string to_markdown(const Table& t) {
 
 std::string to_csv(const Table& t) {
   std::string out;
-  for (std::size_t i = 0; i < t.columns.size(); ++i) {
-    out += (i ? "," : "") + csv_field(t.columns[i]);
-  }
-  out += "\n";
-  for (const auto& row : t.rows) {
-    for (std::size_t i = 0; i < row.size(); ++i) out += (i ? "," : "") + csv_field(row[i]);
-    out += "\n";
-  }
+  const auto add_row = [&out](const std::vector<std::string>& cells) {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (i > 0) out += ',';
+      out += csv_field(cells[i]);
+    }
+    out += '\n';
+  };
+  add_row(t.columns);
+  for (const auto& row : t.rows) add_row(row);
   return out;
 }
 
