@@ -6,7 +6,13 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "bench/bench_fixtures.h"
 #include "duogen/error.h"
@@ -132,6 +138,85 @@ TEST(BenchRun, TornManifestLineIsIgnoredAndCutBeforeAppending) {
   EXPECT_EQ(s3.finished, 1);
   EXPECT_EQ(third.mllm.seen_texts, (std::vector<std::string>{"sample 3"}));
   EXPECT_EQ(lines_of(manifest).size(), 4u);
+}
+
+// A real SIGKILL at arbitrary moments of a run in a child process: after every kill the
+// manifest reads back (at most a torn last line), every "ok" sample is complete, and resuming to
+// the end gives the same records and images as an uninterrupted run.
+TEST(BenchRun, SigkillAtArbitraryMomentsThenResume) {
+  struct SlowImages : SeededImageModel {
+    at::Tensor generate(const pipeline::ImageRequest& request, const pipeline::ProgressFn& p,
+                        std::vector<std::pair<std::string, double>>& timings) override {
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      return SeededImageModel::generate(request, p, timings);
+    }
+  };
+  const fs::path dir = duogen::testing::make_temp_dir("bench-sigkill");
+  const Suite suite = write_generic_suite(dir, 16, {6});
+  FakeRun reference;
+  run(reference, suite, dir / "reference", false);
+
+  const fs::path out = dir / "killed";
+  int kills = 0;
+  for (const int delay_ms : {2, 5, 9, 14, 20, 27, 35, 44}) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      FakeRun fake;
+      SlowImages slow;
+      BenchModels models = fake.models();
+      models.images = &slow;
+      BenchOptions options;
+      options.out_dir = out;
+      options.resume = true;
+      try {
+        run_bench(suite, models, options);
+      } catch (...) {
+        ::_exit(3);
+      }
+      ::_exit(0);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    if (WIFSIGNALED(status)) {
+      ++kills;
+    } else {
+      ASSERT_EQ(WEXITSTATUS(status), 0) << "the child run failed after " << delay_ms << " ms";
+    }
+    const auto manifest = read_manifest(out / "manifest.jsonl");  // throws if damaged mid-file
+    for (const auto& [id, e] : latest_entries(manifest)) {
+      if (e.ok) {
+        EXPECT_TRUE(fs::is_regular_file(out / "samples" / id / "record.json")) << id;
+      }
+    }
+  }
+  EXPECT_GT(kills, 0);
+  FakeRun last;
+  run(last, suite, out, true);
+  const auto a = read_manifest(dir / "reference" / "manifest.jsonl");
+  const auto b = read_manifest(out / "manifest.jsonl");
+  EXPECT_FALSE(b.torn_tail);
+  const auto la = latest_entries(a);
+  const auto lb = latest_entries(b);
+  ASSERT_EQ(la.size(), lb.size());
+  std::map<std::string, int> ok_lines;
+  for (const auto& e : b.entries) ok_lines[e.id] += e.ok ? 1 : 0;
+  for (const auto& [id, e] : la) {
+    EXPECT_EQ(lb.at(id).ok, e.ok) << id;
+    if (!e.ok) continue;
+    EXPECT_EQ(ok_lines[id], 1) << id;  // finished once, never redone
+    EXPECT_EQ(stable_record(dir / "reference" / "samples" / id / "record.json"),
+              stable_record(out / "samples" / id / "record.json"))
+        << id;
+    EXPECT_EQ(read_file(dir / "reference" / "samples" / id / "image-1.png"),
+              read_file(out / "samples" / id / "image-1.png"))
+        << id;
+  }
+  for (const auto& entry : fs::directory_iterator(out / "samples")) {
+    EXPECT_NE(entry.path().filename().string()[0], '.') << "staging left: " << entry.path();
+  }
 }
 
 TEST(BenchRun, DamageBeforeTheLastLineIsAnError) {
