@@ -110,6 +110,26 @@ TEST(BenchCli, RunExportReportJudgeAggregate) {
   EXPECT_THROW(cli.parse({"judge", "--run", run.string(), "--rubric", rubric}), UsageError);
 }
 
+TEST(BenchCli, AggregateEditScores) {
+  Cli cli;
+  write_file(cli.dir / "gedit.jsonl",
+             R"({"key": "a", "task_type": "t", "semantics_score": 9, "quality_score": 1})" "\n");
+  cli.parse({"bench", "aggregate", "--gedit-scores", (cli.dir / "gedit.jsonl").string(), "--out",
+             (cli.dir / "gedit").string()});
+  EXPECT_EQ(read_file(cli.dir / "gedit.csv"), "task_type,SC,PQ,O,samples\nt,9.000,1.000,3.000,1\n"
+                                               "overall,9.000,1.000,3.000,1\n");
+  const std::string list =
+      (duogen::testing::source_dir() / "benchmarks" / "edit" / "imgedit_sample.json").string();
+  write_file(cli.dir / "imgedit.json", R"({"1": 5, "2": 3})");
+  EXPECT_THROW(cli.parse({"bench", "aggregate", "--imgedit-scores",
+                          (cli.dir / "imgedit.json").string(), "--out", "x"}),
+               UsageError);  // no --edit-list
+  cli.parse({"bench", "aggregate", "--imgedit-scores", (cli.dir / "imgedit.json").string(),
+             "--edit-list", list, "--out", (cli.dir / "imgedit").string()});
+  EXPECT_NE(read_file(cli.dir / "imgedit.md").find("| overall (samples) | 4.00 | 2 |"),
+            std::string::npos);
+}
+
 TEST(BenchCli, ShardsFromLauncherVariablesThenMerge) {
   Cli cli;
   const fs::path out = cli.dir / "sharded";
