@@ -407,8 +407,11 @@ BenchSummary run_bench(const Suite& suite, const BenchModels& models, const Benc
     try {
       std::vector<pipeline::JobResult> results;
       for (const auto& job : sample_jobs(*sample, options.base_seed)) {
-        const auto settings = pipeline::resolve_settings(*models.model, options.cli, job,
-                                                         models.lookup, models.stop_token_ids);
+        auto settings = pipeline::resolve_settings(*models.model, options.cli, job,
+                                                   models.lookup, models.stop_token_ids);
+        // Text-to-image and edit samples answer with exactly one image (the t2i/edit commands'
+        // rule); interleaved ones decide for themselves.
+        settings.image_only = sample->task != Task::kInterleaved;
         pipeline::JobResult result =
             pipeline::run_interleaved(*models.mllm, *models.images, job, settings,
                                       callbacks.generation);

@@ -36,6 +36,7 @@ class SeededConversation : public pipeline::ConversationModel {
   std::int64_t start(const std::vector<pipeline::Message>& messages,
                      std::uint64_t seed) override;
   std::int64_t sample_next(const pipeline::TextSampling& sampling) override;
+  void force_next(std::int64_t) override { ++length_; }
   std::string token_text(std::int64_t token) override;
   std::string flush_text() override { return ""; }
   at::Tensor hidden_states(std::int64_t end) override;

@@ -8,7 +8,11 @@
 #include <iostream>
 #include <string>
 
+#include <cstdlib>
+
+#include "cmd_bench.h"
 #include "commands.h"
+#include "model_loaders.h"
 #include "core/logging.h"
 #include "duogen/error.h"
 #include "duogen/version.h"
@@ -49,6 +53,8 @@ int main(int argc, char** argv) {
   duogen::cli::add_vae_command(app);
   duogen::cli::add_chat_command(app);
   duogen::cli::add_generate_commands(app);
+  duogen::cli::add_bench_command(app, duogen::cli::load_bench_models, std::getenv);
+  duogen::cli::add_judge_command(app, duogen::cli::load_judge_model);
 
   try {
     app.parse(argc, argv);
