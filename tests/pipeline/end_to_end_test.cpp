@@ -159,7 +159,7 @@ TEST_F(EndToEndTest, ImageAppendedMidDecodeEqualsAFreshPrefill) {
   const at::Tensor incremental = mllm_->next_logits().clone();
 
   const auto model = qwen2_5_vl::Model::load(manifest_->mllm);
-  const auto vision = qwen2_5_vl::VisionTower::load(manifest_->mllm);
+  const auto vision = qwen2_5_vl::VisionTower::load(manifest_->mllm, at::kFloat);
   auto processor_config = qwen2_5_vl::ImageProcessorConfig::from_directory(manifest_->mllm);
   processor_config.max_side = manifest_->mllm_max_side;
   const auto processed = qwen2_5_vl::ImageProcessor(processor_config).process({image});
