@@ -5,6 +5,18 @@
 #include "core/check.h"
 #include "kernels/reference/attention.h"
 
+#ifdef DUOGEN_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "kernels/attention/flash_params.h"
+#endif
+
 namespace duogen::ops {
 namespace {
 
@@ -26,6 +38,157 @@ void check_heads(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, 
                InvalidArgument, "{}: q, k, v have different dtypes", what);
 }
 
+#ifdef DUOGEN_WITH_CUDA
+// The flash kernels take fp16 / bf16 CUDA tensors with head dim 64, 80 or 128; everything else
+// (fp32, other head dims, CPU) runs the reference.
+bool flash_supports(const at::Tensor& q) {
+  const auto t = q.scalar_type();
+  return q.is_cuda() && (t == at::kHalf || t == at::kBFloat16) &&
+         kernels::flash_supports_head_dim(q.size(-1));
+}
+
+// cp.async moves 16-byte chunks: the head_dim axis must be contiguous, every other stride a
+// multiple of 8 elements and the base 16-byte aligned. Views that are not get copied.
+at::Tensor flash_ready(const at::Tensor& x) {
+  bool ok = x.stride(-1) == 1 && reinterpret_cast<std::uintptr_t>(x.data_ptr()) % 16 == 0;
+  for (std::int64_t i = 0; i + 1 < x.dim(); ++i) ok = ok && (x.size(i) == 1 || x.stride(i) % 8 == 0);
+  return ok ? x : x.contiguous();
+}
+
+int checked_int(std::int64_t v, const char* what) {
+  DUOGEN_CHECK(v <= std::numeric_limits<int>::max(), InvalidArgument,
+               "attention: {} = {} exceeds the kernel's 32-bit range", what, v);
+  return static_cast<int>(v);
+}
+
+kernels::FlashParams base_params(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                 const at::Tensor& out, const AttentionOptions& options) {
+  kernels::FlashParams p{};
+  p.q = q.data_ptr();
+  p.k = k.data_ptr();
+  p.v = v.data_ptr();
+  p.o = out.data_ptr();
+  p.head_dim = static_cast<int>(q.size(-1));
+  p.scale = static_cast<float>(options.scale.value_or(1.0 / std::sqrt(double(q.size(-1)))));
+  p.causal = options.causal;
+  p.num_splits = 1;
+  p.dtype = q.scalar_type() == at::kHalf ? kernels::KernelDType::kF16
+                                         : kernels::KernelDType::kBF16;
+  return p;
+}
+
+void launch(const kernels::FlashParams& p, const char* what) {
+  const cudaError_t err = kernels::launch_flash_attention(p, at::cuda::getCurrentCUDAStream());
+  DUOGEN_CHECK(err == cudaSuccess, Error, "{}: flash-attention kernel failed: {}", what,
+               cudaGetErrorString(err));
+}
+
+// Flash-decoding: when the (batch x heads x query tiles) grid cannot fill the GPU and the key
+// sequence is long, split the keys so that about two waves of blocks run, keeping at least two
+// key tiles per split.
+int choose_splits(std::int64_t blocks, std::int64_t seqlen_k) {
+  const std::int64_t key_tiles = (seqlen_k + kernels::kFlashBlockN - 1) / kernels::kFlashBlockN;
+  const std::int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+  if (blocks >= sms || key_tiles < 4) return 1;
+  std::int64_t splits = (2 * sms + blocks - 1) / blocks;
+  splits = std::min({splits, key_tiles / 2, std::int64_t{128}});
+  return static_cast<int>(std::max<std::int64_t>(splits, 1));
+}
+
+at::Tensor attention_cuda(const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in,
+                          const AttentionOptions& options) {
+  const c10::cuda::CUDAGuard guard(q_in.device());
+  const at::Tensor q = flash_ready(q_in);
+  const at::Tensor k = flash_ready(k_in);
+  const at::Tensor v = flash_ready(v_in);
+  const std::int64_t batch = q.size(0), heads_q = q.size(1), sq = q.size(2), d = q.size(3);
+  const std::int64_t heads_kv = k.size(1), sk = k.size(2);
+  at::Tensor out = at::empty({batch, heads_q, sq, d}, q.options());
+  if (out.numel() == 0) return out;
+
+  kernels::FlashParams p = base_params(q, k, v, out, options);
+  p.batch = checked_int(batch, "batch");
+  p.heads_q = checked_int(heads_q, "query heads");
+  p.heads_kv = checked_int(heads_kv, "key heads");
+  p.seqlen_q = checked_int(sq, "query length");
+  p.seqlen_k = checked_int(sk, "key length");
+  p.q_batch_stride = q.stride(0);
+  p.q_head_stride = q.stride(1);
+  p.q_row_stride = q.stride(2);
+  p.k_batch_stride = k.stride(0);
+  p.k_head_stride = k.stride(1);
+  p.k_row_stride = k.stride(2);
+  p.v_batch_stride = v.stride(0);
+  p.v_head_stride = v.stride(1);
+  p.v_row_stride = v.stride(2);
+  p.o_batch_stride = out.stride(0);
+  p.o_head_stride = out.stride(1);
+  p.o_row_stride = out.stride(2);
+
+  const std::int64_t groups = heads_q / heads_kv;
+  if (sq == 1 && groups > 1) {
+    // Decode with GQA: the query heads sharing a key head become the rows of one tile, so K/V
+    // are read once per key head instead of once per query head. One query sees every key, so
+    // the causal mask is moot.
+    p.heads_q = p.heads_kv;
+    p.seqlen_q = static_cast<int>(groups);
+    p.q_row_stride = q.stride(1);
+    p.q_head_stride = q.stride(1) * groups;
+    p.o_row_stride = out.stride(1);
+    p.o_head_stride = out.stride(1) * groups;
+    p.causal = false;
+  }
+
+  const std::int64_t m_tiles = (p.seqlen_q + kernels::kFlashBlockM - 1) / kernels::kFlashBlockM;
+  p.num_splits = choose_splits(std::int64_t{p.batch} * p.heads_q * m_tiles, sk);
+  at::Tensor o_accum, lse_accum;
+  if (p.num_splits > 1) {
+    const auto f32 = q.options().dtype(at::kFloat);
+    o_accum = at::empty({p.num_splits, p.batch, p.heads_q, p.seqlen_q, d}, f32);
+    lse_accum = at::empty({p.num_splits, p.batch, p.heads_q, p.seqlen_q}, f32);
+    p.o_accum = o_accum.data_ptr<float>();
+    p.lse_accum = lse_accum.data_ptr<float>();
+  }
+  launch(p, "attention");
+  return out;
+}
+
+at::Tensor varlen_attention_cuda(const at::Tensor& q_in, const at::Tensor& k_in,
+                                 const at::Tensor& v_in, const at::Tensor& cq,
+                                 const at::Tensor& ck, const AttentionOptions& options) {
+  const c10::cuda::CUDAGuard guard(q_in.device());
+  const at::Tensor q = flash_ready(q_in);
+  const at::Tensor k = flash_ready(k_in);
+  const at::Tensor v = flash_ready(v_in);
+  at::Tensor out = at::empty(q.sizes(), q.options());
+  const std::int64_t segments = cq.numel() - 1;
+  if (out.numel() == 0 || segments == 0) return out.zero_();
+
+  kernels::FlashParams p = base_params(q, k, v, out, options);
+  const at::Tensor cq_dev = cq.to(at::kInt).to(q.device());
+  const at::Tensor ck_dev = ck.to(at::kInt).to(q.device());
+  p.cu_seqlens_q = cq_dev.data_ptr<int>();
+  p.cu_seqlens_k = ck_dev.data_ptr<int>();
+  p.batch = checked_int(segments, "segments");
+  p.heads_q = checked_int(q.size(1), "query heads");
+  p.heads_kv = checked_int(k.size(1), "key heads");
+  checked_int(q.size(0), "packed query tokens");
+  checked_int(k.size(0), "packed key tokens");
+  p.seqlen_q = checked_int(cq.diff().max().item<std::int64_t>(), "query segment length");
+  p.seqlen_k = 0;  // per segment from cu_seqlens_k
+  p.q_row_stride = q.stride(0);
+  p.q_head_stride = q.stride(1);
+  p.k_row_stride = k.stride(0);
+  p.k_head_stride = k.stride(1);
+  p.v_row_stride = v.stride(0);
+  p.v_head_stride = v.stride(1);
+  p.o_row_stride = out.stride(0);
+  p.o_head_stride = out.stride(1);
+  launch(p, "varlen_attention");
+  return out;
+}
+#endif
+
 }  // namespace
 
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
@@ -38,6 +201,10 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   check_heads(q, k, v, "attention");
   DUOGEN_CHECK(!options.causal || q.size(2) <= k.size(2), InvalidArgument,
                "attention: causal with more queries ({}) than keys ({})", q.size(2), k.size(2));
+#ifdef DUOGEN_WITH_CUDA
+  // The kernel's grid holds batch x splits in its z dimension (at most 65535).
+  if (flash_supports(q) && q.size(0) <= 65535) return attention_cuda(q, k, v, options);
+#endif
   return reference::attention(q, k, v, options);
 }
 
@@ -62,6 +229,11 @@ at::Tensor varlen_attention(const at::Tensor& q, const at::Tensor& k, const at::
   };
   check_prefix(cq, q.size(0), "cu_seqlens_q");
   check_prefix(ck, k.size(0), "cu_seqlens_k");
+#ifdef DUOGEN_WITH_CUDA
+  if (flash_supports(q) && cq.numel() - 1 <= 65535) {
+    return varlen_attention_cuda(q, k, v, cq, ck, options);
+  }
+#endif
   return reference::varlen_attention(q, k, v, cq, ck, options);
 }
 

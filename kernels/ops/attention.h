@@ -1,7 +1,8 @@
 // Scaled dot-product attention entry points shared by the MLLM (vision windows, causal prefill,
-// KV-cache decode) and the DiT (packed frames, cross-attention). CUDA tensors will dispatch to the
-// kernels of kernels/attention/ once they exist; today every device runs reference::attention,
-// whose SDPA call already uses torch's fused backends on a GPU.
+// KV-cache decode) and the DiT (packed frames, cross-attention). fp16 / bf16 CUDA tensors with head
+// dim 64, 80 or 128 run the flash-attention kernels of kernels/attention/ (split-K flash-decoding
+// when the grid is too small for the GPU, e.g. one query against a long KV cache); everything else
+// runs reference::attention, whose SDPA call uses torch's fused backends on a GPU.
 #pragma once
 
 #include <optional>
@@ -25,7 +26,9 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 
 // Packed variable-length attention: q: [Nq, Hq, D]; k, v: [Nk, Hkv, D]; cu_seqlens_q/k: integer
 // [S + 1] prefix sums (first 0, last Nq / Nk). Segment s of the queries attends only to segment s
-// of the keys; empty segments are allowed. Returns [Nq, Hq, D].
+// of the keys; empty segments are allowed (a query segment with no keys yields zeros). With
+// causal, segments need at least as many keys as queries (a query row that sees no key is
+// undefined in the reference and zero in the kernel). Returns [Nq, Hq, D].
 at::Tensor varlen_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& cu_seqlens_q, const at::Tensor& cu_seqlens_k,
                             const AttentionOptions& options = {});

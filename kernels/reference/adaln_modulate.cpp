@@ -1,0 +1,16 @@
+#include "kernels/reference/adaln_modulate.h"
+
+#include <ATen/ATen.h>
+
+namespace duogen::reference {
+
+at::Tensor adaln_modulate(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift) {
+  // [B, C] -> [B, 1, C]; then each of the G rows covers S / G consecutive tokens.
+  const auto rows = [&](const at::Tensor& m) {
+    const at::Tensor m3 = (m.dim() == 2 ? m.unsqueeze(1) : m).to(at::kFloat);
+    return m3.repeat_interleave(x.size(1) / m3.size(1), /*dim=*/1);
+  };
+  return (x.to(at::kFloat) * (1 + rows(scale)) + rows(shift)).to(x.scalar_type());
+}
+
+}  // namespace duogen::reference

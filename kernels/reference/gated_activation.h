@@ -1,0 +1,13 @@
+// Plain-ATen gated activations: the CPU path, the test oracle, and the op's definition.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include "kernels/ops/gated_activation.h"
+
+namespace duogen::reference {
+
+at::Tensor gated_activation(const at::Tensor& gate, const at::Tensor& up,
+                            ops::GateActivation activation);
+
+}  // namespace duogen::reference

@@ -1,0 +1,34 @@
+// Helpers of the GPU kernel tests: poisoning of the allocator and the flash-attention error rule.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace duogen::testing_cuda {
+
+// Fills blocks of the CUDA caching allocator with NaN and frees them again, so that the next
+// at::empty of a similar size (an op's output or split-K scratch buffer) very likely reuses NaN
+// memory: a kernel that leaves part of its output unwritten then fails the finiteness and error
+// checks instead of passing on leftover zeros or stale correct values.
+inline void poison_cuda_allocator(std::int64_t bytes) {
+  std::vector<at::Tensor> blocks;
+  const auto opts = at::TensorOptions().device(at::kCUDA).dtype(at::kFloat);
+  for (const std::int64_t b : {bytes, 2 * bytes, 4 * bytes, 16 * bytes}) {
+    blocks.push_back(at::full({std::max<std::int64_t>(b / 4, 1)},
+                              std::numeric_limits<float>::quiet_NaN(), opts));
+  }
+  // Freed here; the fills are ordered before any later work on the same stream.
+}
+
+// Max |a - b| in fp64 (NaN propagates: a NaN anywhere makes every comparison below fail).
+inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  if (a.numel() == 0) return 0.0;
+  return (a.to(at::kCPU, at::kDouble) - b.to(at::kCPU, at::kDouble)).abs().max().item<double>();
+}
+
+}  // namespace duogen::testing_cuda
