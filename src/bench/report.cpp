@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/check.h"
+#include "core/html.h"
 #include "io/atomic_file.h"
 
 namespace duogen::bench {
@@ -14,33 +15,17 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 // Relative URL of a file under the run directory (path segments are valid ids or file names).
 std::string href(const std::string& id, const std::string& file) {
-  return "samples/" + escape(id) + "/" + escape(file);
+  return "samples/" + html_escape(id) + "/" + html_escape(file);
 }
 
 std::string score_badges(const std::vector<const JudgeScore*>& scores) {
   if (scores.empty()) return "";
   std::string out = "<div class=\"scores\">";
   for (const auto* s : scores) {
-    out += fmt::format("<span class=\"score\" title=\"{}\">{} {}</span>", escape(s->raw),
-                       escape(s->metric), s->score ? fmt::format("{:g}", *s->score) : "?");
+    out += fmt::format("<span class=\"score\" title=\"{}\">{} {}</span>", html_escape(s->raw),
+                       html_escape(s->metric), s->score ? fmt::format("{:g}", *s->score) : "?");
   }
   return out + "</div>";
 }
@@ -88,13 +73,13 @@ std::string report_html(const fs::path& run_dir, const std::vector<JudgeScore>& 
       "<tr><th>text tokens/s</th><td>{:.2f} ({} tokens in {:.1f} s of decoding)</td></tr>"
       "<tr><th>seconds per image</th><td>{:.2f} ({} images)</td></tr>"
       "<tr><th>total time</th><td>{:.1f} s</td></tr></table>\n",
-      escape(fs::absolute(run_dir).filename().string()), t.samples, t.failed, t.tokens_per_s(),
+      html_escape(fs::absolute(run_dir).filename().string()), t.samples, t.failed, t.tokens_per_s(),
       t.generated_tokens, t.decode_s, t.seconds_per_image(), t.images, t.total_s);
 
   if (t.failed > 0) {
     body += "<h2>Failures</h2>\n<table class=\"failures\"><tr><th>sample</th><th>error</th></tr>";
     for (const auto& e : latest) {
-      if (!e.ok) body += "<tr><td>" + escape(e.id) + "</td><td>" + escape(e.error) + "</td></tr>";
+      if (!e.ok) body += "<tr><td>" + html_escape(e.id) + "</td><td>" + html_escape(e.error) + "</td></tr>";
     }
     body += "</table>\n";
   }
@@ -102,20 +87,20 @@ std::string report_html(const fs::path& run_dir, const std::vector<JudgeScore>& 
   body += "<h2>Samples</h2>\n";
   for (const auto& r : records) {
     const std::string id = r.at("id").get<std::string>();
-    body += "<div class=\"sample\" id=\"" + escape(id) + "\"><h3>" + escape(id) + "</h3>";
-    body += "<div class=\"meta\">" + escape(r.at("suite").get<std::string>());
+    body += "<div class=\"sample\" id=\"" + html_escape(id) + "\"><h3>" + html_escape(id) + "</h3>";
+    body += "<div class=\"meta\">" + html_escape(r.at("suite").get<std::string>());
     for (const char* key : {"category", "subcategory"}) {
       const std::string v = r.value(key, std::string());
-      if (!v.empty()) body += " · " + escape(v);
+      if (!v.empty()) body += " · " + html_escape(v);
     }
     body += "</div>";
     const auto it = by_sample.find(id);
     body += score_badges(it == by_sample.end() ? std::vector<const JudgeScore*>{} : it->second);
-    body += "<div class=\"user\"><p>" + escape(r.at("input").at("text").get<std::string>()) +
+    body += "<div class=\"user\"><p>" + html_escape(r.at("input").at("text").get<std::string>()) +
             "</p>";
     for (const auto& image : r.at("input").at("images")) {
       // Input images live outside the run; an absolute file URL works when opened locally.
-      body += "<img class=\"input\" src=\"file://" + escape(image.get<std::string>()) + "\">";
+      body += "<img class=\"input\" src=\"file://" + html_escape(image.get<std::string>()) + "\">";
     }
     body += "</div>";
     for (const auto& out : r.at("outputs")) {
@@ -123,7 +108,7 @@ std::string report_html(const fs::path& run_dir, const std::vector<JudgeScore>& 
                           out.at("seed").get<std::uint64_t>());
       for (const auto& seg : out.at("segments")) {
         if (seg.at("type") == "text") {
-          body += "<p>" + escape(seg.at("text").get<std::string>()) + "</p>";
+          body += "<p>" + html_escape(seg.at("text").get<std::string>()) + "</p>";
         } else {
           body += "<img loading=\"lazy\" src=\"" + href(id, seg.at("path").get<std::string>()) +
                   "\">";

@@ -3,11 +3,10 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
-#include <chrono>
-
 #include "core/check.h"
 #include "image/resample.h"
 #include "pipeline/conditioning.h"
+#include "pipeline/timing.h"
 #include "sampling/flow/conditioning.h"
 #include "sampling/flow/noise.h"
 #include "sampling/flow/sampler.h"
@@ -16,22 +15,6 @@ namespace duogen::pipeline {
 namespace {
 
 namespace flow = sampling::flow;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-void add_timing(std::vector<std::pair<std::string, double>>& timings, const std::string& stage,
-                double seconds) {
-  for (auto& [name, total] : timings) {
-    if (name == stage) {
-      total += seconds;
-      return;
-    }
-  }
-  timings.emplace_back(stage, seconds);
-}
 
 flow::SamplerOptions sampler_options(const ImageRequest& request, const ModelManifest& manifest) {
   flow::SamplerOptions o;

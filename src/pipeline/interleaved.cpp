@@ -1,31 +1,11 @@
 #include "pipeline/interleaved.h"
 
-#include <chrono>
 #include <cmath>
 
 #include "core/check.h"
+#include "pipeline/timing.h"
 
 namespace duogen::pipeline {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-void add_timing(std::vector<std::pair<std::string, double>>& timings, const std::string& stage,
-                double seconds) {
-  for (auto& [name, total] : timings) {
-    if (name == stage) {
-      total += seconds;
-      return;
-    }
-  }
-  timings.emplace_back(stage, seconds);
-}
-
-}  // namespace
 
 JobResult run_interleaved(ConversationModel& mllm, ImageModel& images, const Job& job,
                           const InterleavedSettings& settings,
@@ -43,7 +23,9 @@ JobResult run_interleaved(ConversationModel& mllm, ImageModel& images, const Job
   std::vector<at::Tensor> conditions = mllm.user_images();
   TextSampling sampling = settings.text;
   // Past the image limit <BOV> can no longer be chosen, so the text goes on without an image.
-  const auto suppress_bov = [&] { sampling.logit_bias.emplace_back(settings.bov_token_id, -INFINITY); };
+  const auto suppress_bov = [&] {
+    sampling.logit_bias.emplace_back(settings.bov_token_id, -INFINITY);
+  };
   if (settings.max_images == 0) suppress_bov();
   std::size_t generated_images = 0;
   std::string text;

@@ -7,28 +7,13 @@
 
 #include "core/base64.h"
 #include "core/check.h"
+#include "core/html.h"
 #include "io/atomic_file.h"
 
 namespace duogen::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string mime_for(const fs::path& path, std::string_view bytes) {
   if (bytes.substr(0, 8) == "\x89PNG\r\n\x1a\n") return "image/png";

@@ -1,0 +1,25 @@
+// Escaping text for HTML element content and attribute values (the reports duogen writes).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace duogen {
+
+inline std::string html_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace duogen
