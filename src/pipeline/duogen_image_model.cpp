@@ -46,7 +46,8 @@ flow::SamplerOptions sampler_options(const ImageRequest& request, const ModelMan
 DuoGenImageModel::DuoGenImageModel(const ModelManifest& manifest, const ImageModelOptions& options)
     : manifest_(manifest),
       options_(options),
-      dit_(cosmos_dit::CosmosDiT::load(manifest.dit, {options.dtype, options.device})),
+      dit_(cosmos_dit::CosmosDiT::load(
+          manifest.dit, {options.dtype, options.device, manifest.connector.value_or("")})),
       vae_(wan_vae::WanVAE::load(manifest.vae, [&] {
         wan_vae::VAEOptions o;
         o.dtype = options.dtype;
@@ -57,6 +58,17 @@ DuoGenImageModel::DuoGenImageModel(const ModelManifest& manifest, const ImageMod
                "the DiT ({}) works on {} latent channels but the VAE ({}) makes {}",
                manifest.dit.string(), dit_.config().latent_channels(), manifest.vae.string(),
                vae_.config().z_dim);
+}
+
+void DuoGenImageModel::check_context_width(std::int64_t layers, std::int64_t hidden,
+                                           const std::filesystem::path& mllm) const {
+  const std::int64_t in = dit_.connector().in_channels();
+  DUOGEN_CHECK(in == layers * hidden || in == (layers + 1) * hidden, FormatError,
+               "the DiT's connector ({}) reads {} channels per token, but the MLLM ({}) gives {} "
+               "layers x {} = {} (or {} with the embeddings): the components do not belong "
+               "together",
+               manifest_.dit.string(), in, mllm.string(), layers, hidden, layers * hidden,
+               (layers + 1) * hidden);
 }
 
 at::Tensor DuoGenImageModel::condition_latent(const at::Tensor& rgb, double& encode_seconds) {

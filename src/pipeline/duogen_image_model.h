@@ -26,6 +26,11 @@ class DuoGenImageModel final : public ImageModel {
   at::Tensor generate(const ImageRequest& request, const ProgressFn& progress,
                       std::vector<std::pair<std::string, double>>& timings) override;
 
+  // Throws FormatError unless the connector reads what an MLLM with `layers` decoder layers of
+  // width `hidden` produces (all layers, with or without the embedding entry; §7.1).
+  void check_context_width(std::int64_t layers, std::int64_t hidden,
+                           const std::filesystem::path& mllm) const;
+
   const cosmos_dit::CosmosDiT& dit() const { return dit_; }
   const wan_vae::WanVAE& vae() const { return vae_; }
 

@@ -50,6 +50,7 @@ class QwenConversation final : public ConversationModel {
   const at::Tensor& next_logits() const { return logits_; }
   const std::vector<std::int64_t>& tokens() const { return tokens_; }
   const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
+  const qwen2_5_vl::Config& config() const { return model_.config(); }
 
  private:
   // Runs a chunk after the current context, keeping its hidden states and the next logits.

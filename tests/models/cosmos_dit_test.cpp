@@ -184,6 +184,36 @@ TEST_F(CosmosDitTest, ContextBroadcastAndHiddenStatePath) {
   EXPECT_LE(rel_error(both.slice(0, 0, 1), first), 1e-6);
 }
 
+// A connector shipped as its own file (a DuoGen release) gives the same network as one inside
+// the DiT checkpoint; a connector file that lacks a tensor is an error naming it.
+TEST_F(CosmosDitTest, SeparateConnectorWeights) {
+  c10::InferenceMode guard;
+  io::NamedTensors connector;
+  const auto dit_dir = edited_copy([&](std::string& name, at::Tensor& t) {
+    if (name.rfind("crossattn_proj.", 0) != 0) return true;
+    connector.emplace_back(name, t);
+    return false;
+  });
+  ASSERT_FALSE(connector.empty());
+  io::write_safetensors(dir_ / "connector.safetensors", connector);
+  DitOptions options;
+  options.connector = dir_ / "connector.safetensors";
+  const auto split = CosmosDiT::load(dit_dir, options);
+  const auto whole = CosmosDiT::load(tiny_model(), {});
+  at::manual_seed(8);
+  const at::Tensor hidden = at::randn({4, 3, 20});
+  EXPECT_TRUE(at::equal(split.prepare_context_from_hidden_states(hidden).context,
+                        whole.prepare_context_from_hidden_states(hidden).context));
+  io::write_safetensors(dir_ / "partial.safetensors", {connector.front()});
+  options.connector = dir_ / "partial.safetensors";
+  try {
+    CosmosDiT::load(dit_dir, options);
+    ADD_FAILURE() << "a connector file without all its tensors loaded";
+  } catch (const WeightError& e) {
+    EXPECT_NE(std::string(e.what()).find(connector.back().first), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(CosmosDitTest, ConnectorNormalisation) {
   // Unbiased std, per token: a token [0, 2] (mean 1, std sqrt(2)) -> [-1/sqrt 2, 1/sqrt 2].
   const at::Tensor h = at::tensor({0.0, 2.0, 5.0, 5.0}, at::kFloat).view({2, 1, 2});

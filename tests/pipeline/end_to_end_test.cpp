@@ -175,6 +175,22 @@ TEST_F(EndToEndTest, ImageAppendedMidDecodeEqualsAFreshPrefill) {
       << (incremental - fresh).abs().max().item<float>();
 }
 
+// Parts that do not belong together are refused when loaded, naming both.
+TEST_F(EndToEndTest, MismatchedComponentsAreRefused) {
+  images_->check_context_width(mllm_->config().text.num_hidden_layers,
+                               mllm_->config().text.hidden_size, manifest_->mllm);
+  ModelManifest other = *manifest_;
+  other.dit = duogen::testing::data_dir() / "tiny-cosmos_dit";  // its connector reads 60 channels
+  const DuoGenImageModel mismatched(other, {});
+  try {
+    mismatched.check_context_width(mllm_->config().text.num_hidden_layers,
+                                   mllm_->config().text.hidden_size, manifest_->mllm);
+    ADD_FAILURE() << "a 60-channel connector accepted a 2 x 64 MLLM";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("tiny-cosmos_dit"), std::string::npos) << e.what();
+  }
+}
+
 class CliErrorsTest : public EndToEndTest {};
 
 TEST_F(CliErrorsTest, BadInputGivesClearErrorsAndNoPartialOutput) {

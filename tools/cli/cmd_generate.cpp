@@ -152,6 +152,8 @@ void run(const GenerateArgs& a, const std::vector<pipeline::Job>& jobs, const fs
   spdlog::info("loading the DiT from {} and the VAE from {}", manifest.dit.string(),
                manifest.vae.string());
   pipeline::DuoGenImageModel images(manifest, {dtype, c10::kCPU});
+  images.check_context_width(mllm.config().text.num_hidden_layers,
+                             mllm.config().text.hidden_size, manifest.mllm);
 
   pipeline::RunOptions options;
   options.out_dir = out_dir;

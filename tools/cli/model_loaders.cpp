@@ -27,8 +27,11 @@ LoadedModels load_bench_models(const pipeline::ModelManifest& manifest) {
   LoadedModels models = load_conversation(manifest);
   spdlog::info("loading the DiT from {} and the VAE from {}", manifest.dit.string(),
                manifest.vae.string());
-  models.images =
+  auto images =
       std::make_unique<pipeline::DuoGenImageModel>(manifest, pipeline::ImageModelOptions{});
+  const auto& text = static_cast<const pipeline::QwenConversation&>(*models.mllm).config().text;
+  images->check_context_width(text.num_hidden_layers, text.hidden_size, manifest.mllm);
+  models.images = std::move(images);
   return models;
 }
 

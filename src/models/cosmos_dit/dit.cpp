@@ -72,7 +72,17 @@ CosmosDiT CosmosDiT::from_weights(Config config_in, const DitOptions& options,
   dit.norm_out_ = std::make_unique<AdaLNModulation>(root.sub("norm_out"), config, 2);
   dit.proj_out_ = root.get("proj_out.weight", {config.patch_out_features(), d});
   if (dit.proj_out_.defined()) dit.proj_out_ = dit.proj_out_.to(at::kFloat);
-  dit.connector_ = load_connector(root, config, options.dtype);
+  if (options.connector.empty()) {
+    dit.connector_ = load_connector(root, config, options.dtype);
+  } else {
+    auto file = std::make_shared<io::Checkpoint>(io::Checkpoint::open(options.connector));
+    io::WeightLoadOptions load_options;
+    load_options.dtype = options.dtype;
+    load_options.device = options.device;
+    io::WeightStore connector_store(file, load_options);
+    dit.connector_ = load_connector(connector_store.root(), config, options.dtype);
+    connector_store.finish("the DiT connector");
+  }
 
   const std::string what = fmt::format("Cosmos DiT ({})", layout_name(dit.layout_));
   store.finish(what, /*report_unused=*/false);

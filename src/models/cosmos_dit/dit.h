@@ -36,6 +36,9 @@ class Rope3D;
 struct DitOptions {
   c10::ScalarType dtype = c10::kFloat;  // network dtype (kFloat or kBFloat16)
   c10::Device device = c10::kCPU;
+  // Connector weights shipped separately (a DuoGen release's own connector, diffusers names such
+  // as `crossattn_proj.0.weight`); empty: they are in the DiT checkpoint.
+  std::filesystem::path connector;
 };
 
 // A prepared cross-attention context: the connector output and every block's k/v. Reusable
