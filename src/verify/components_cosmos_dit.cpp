@@ -20,7 +20,10 @@ namespace duogen::verify {
 namespace {
 
 cosmos_dit::CosmosDiT load_dit(const ComponentContext& ctx) {
-  return cosmos_dit::CosmosDiT::load(ctx.model, {ctx.dtype, ctx.device});
+  cosmos_dit::DitOptions options;
+  options.dtype = ctx.dtype;
+  options.device = ctx.device;
+  return cosmos_dit::CosmosDiT::load(ctx.model, options);
 }
 
 at::Tensor optional_input(const TensorMap& inputs, const std::string& name) {
