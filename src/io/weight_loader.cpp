@@ -9,13 +9,6 @@
 namespace duogen::io {
 namespace {
 
-std::string resolve_alias(const std::string& name, const std::vector<PrefixAlias>& aliases) {
-  for (const auto& a : aliases) {
-    if (name.starts_with(a.alternative)) return a.canonical + name.substr(a.alternative.size());
-  }
-  return name;
-}
-
 bool shape_matches(c10::IntArrayRef actual, c10::IntArrayRef expected) {
   if (actual.size() != expected.size()) return false;
   for (std::size_t i = 0; i < actual.size(); ++i) {
@@ -35,11 +28,25 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
 
 }  // namespace
 
+std::string to_canonical_name(const std::string& name, const std::vector<PrefixAlias>& aliases) {
+  for (const auto& a : aliases) {
+    if (name.starts_with(a.alternative)) return a.canonical + name.substr(a.alternative.size());
+  }
+  return name;
+}
+
+std::string to_alternative_name(const std::string& name, const std::vector<PrefixAlias>& aliases) {
+  for (const auto& a : aliases) {
+    if (name.starts_with(a.canonical)) return a.alternative + name.substr(a.canonical.size());
+  }
+  return name;
+}
+
 WeightStore::WeightStore(std::shared_ptr<const Checkpoint> checkpoint, WeightLoadOptions options)
     : checkpoint_(std::move(checkpoint)), options_(std::move(options)) {
   DUOGEN_CHECK(checkpoint_ != nullptr, InvalidArgument, "WeightStore needs a checkpoint");
   for (const auto& name : checkpoint_->names()) {
-    std::string canonical = resolve_alias(name, options_.aliases);
+    std::string canonical = to_canonical_name(name, options_.aliases);
     auto [it, inserted] = actual_name_.emplace(canonical, name);
     DUOGEN_CHECK(inserted, FormatError, "{}: tensors '{}' and '{}' both stand for '{}'",
                  checkpoint_->describe(), it->second, name, canonical);

@@ -37,6 +37,11 @@ struct PrefixAlias {
   std::string alternative;  // e.g. "model.language_model."
 };
 
+// A checkpoint name in the canonical layout (the first alias whose alternative prefix matches
+// is applied; names outside every alias are unchanged), and the reverse.
+std::string to_canonical_name(const std::string& name, const std::vector<PrefixAlias>& aliases);
+std::string to_alternative_name(const std::string& name, const std::vector<PrefixAlias>& aliases);
+
 struct WeightLoadOptions {
   // Floating-point tensors are converted to this dtype (integer/bool tensors never are).
   std::optional<c10::ScalarType> dtype;

@@ -236,5 +236,54 @@ TEST_F(CliErrorsTest, BadInputGivesClearErrorsAndNoPartialOutput) {
   EXPECT_EQ(io::read_image_rgb(out / "ok.png").size(0), 32);
 }
 
+// `duogen chat --image` (the Qwen2.5-VL CLI) streams exactly the greedy text the library's
+// conversation produces for the same image and prompt.
+TEST_F(CliErrorsTest, ChatWithAnImageMatchesTheLibrary) {
+  io::write_png(*root_ / "chat.png", at::randint(0, 256, {40, 56, 3}, at::kByte));
+  const auto r = duogen::testing::run_process(
+      {duogen::testing::duogen_binary().string(), "-v", "warn", "chat", "--model",
+       (*root_ / "model" / "mllm").string(), "--image", (*root_ / "chat.png").string(),
+       "--prompt", "What is this?", "--max-new-tokens", "6"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Job j = job("chat", {*root_ / "chat.png"}, "What is this?");
+  // The library's conversation caps images at 480 px; this one is smaller, so both see it as is.
+  mllm_->start(j.messages, 0);
+  const auto stops = mllm_->stop_token_ids();
+  std::string text;
+  for (int i = 0; i < 6; ++i) {
+    const std::int64_t t = mllm_->sample_next({});
+    if (stops.count(t) != 0) break;
+    text += mllm_->token_text(t);
+  }
+  text += mllm_->flush_text();
+  EXPECT_EQ(r.out, text + "\n");
+}
+
+// `duogen bench` on the GEdit sample suite with the tiny model: one record and one image per
+// sample; a resumed run skips them all.
+TEST_F(CliErrorsTest, BenchRunsASuiteAndResumes) {
+  const fs::path out = *root_ / "bench";
+  const std::vector<std::string> args = {
+      duogen::testing::duogen_binary().string(), "-v", "warn", "bench", "--model",
+      (*root_ / "model").string(), "--suite",
+      (duogen::testing::source_dir() / "benchmarks" / "edit" / "gedit_sample.jsonl").string(),
+      "--out", out.string(), "--steps", "1", "--width", "32", "--height", "32"};
+  auto r = duogen::testing::run_process(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::size_t samples = 0;
+  for (const auto& entry : fs::directory_iterator(out / "samples")) {
+    ++samples;
+    EXPECT_TRUE(fs::exists(entry.path() / "record.json")) << entry.path();
+    EXPECT_TRUE(fs::exists(entry.path() / "image-1.png")) << entry.path();
+  }
+  EXPECT_EQ(samples, 12u);
+  const std::string manifest = duogen::testing::read_bytes(out / "manifest.jsonl");
+  std::vector<std::string> resumed = args;
+  resumed.push_back("--resume");
+  r = duogen::testing::run_process(resumed);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(duogen::testing::read_bytes(out / "manifest.jsonl"), manifest);  // nothing redone
+}
+
 }  // namespace
 }  // namespace duogen::pipeline

@@ -12,16 +12,6 @@ constexpr std::pair<const char*, const char*> kAttentionParts[] = {
     {"to_q.", "q_proj."},   {"to_k.", "k_proj."},   {"to_v.", "v_proj."},
     {"norm_q.", "q_norm."}, {"norm_k.", "k_norm."}, {"to_out.0.", "output_proj."}};
 
-std::string rename(const std::string& name, const std::vector<io::PrefixAlias>& aliases,
-                   bool to_original) {
-  for (const auto& a : aliases) {
-    const std::string& from = to_original ? a.canonical : a.alternative;
-    const std::string& to = to_original ? a.alternative : a.canonical;
-    if (name.starts_with(from)) return to + name.substr(from.size());
-  }
-  return name;
-}
-
 }  // namespace
 
 const char* layout_name(Layout layout) {
@@ -77,11 +67,11 @@ std::vector<io::PrefixAlias> original_layout_aliases(const Config& config) {
 }
 
 std::string to_original_name(const std::string& diffusers_name, const Config& config) {
-  return rename(diffusers_name, original_layout_aliases(config), /*to_original=*/true);
+  return io::to_alternative_name(diffusers_name, original_layout_aliases(config));
 }
 
 std::string to_diffusers_name(const std::string& original_name, const Config& config) {
-  return rename(original_name, original_layout_aliases(config), /*to_original=*/false);
+  return io::to_canonical_name(original_name, original_layout_aliases(config));
 }
 
 io::WeightLoadOptions weight_load_options(Layout layout, const Config& config,

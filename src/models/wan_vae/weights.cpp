@@ -26,16 +26,6 @@ void add_side(std::vector<io::PrefixAlias>& out, const std::string& side) {
   out.push_back({side + ".conv_out.", side + ".head.2."});
 }
 
-std::string rename(const std::string& name, const std::vector<io::PrefixAlias>& aliases,
-                   bool to_original) {
-  for (const auto& a : aliases) {
-    const std::string& from = to_original ? a.canonical : a.alternative;
-    const std::string& to = to_original ? a.alternative : a.canonical;
-    if (name.starts_with(from)) return to + name.substr(from.size());
-  }
-  return name;
-}
-
 }  // namespace
 
 const char* layout_name(Layout layout) {
@@ -96,11 +86,11 @@ std::vector<io::PrefixAlias> original_layout_aliases(const Config& config) {
 }
 
 std::string to_original_name(const std::string& diffusers_name, const Config& config) {
-  return rename(diffusers_name, original_layout_aliases(config), /*to_original=*/true);
+  return io::to_alternative_name(diffusers_name, original_layout_aliases(config));
 }
 
 std::string to_diffusers_name(const std::string& original_name, const Config& config) {
-  return rename(original_name, original_layout_aliases(config), /*to_original=*/false);
+  return io::to_canonical_name(original_name, original_layout_aliases(config));
 }
 
 io::WeightLoadOptions weight_load_options(Layout layout, const Config& config,
