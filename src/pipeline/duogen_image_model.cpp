@@ -6,10 +6,9 @@
 #include "core/check.h"
 #include "image/resample.h"
 #include "pipeline/conditioning.h"
+#include "pipeline/latent_sampler.h"
 #include "pipeline/timing.h"
-#include "sampling/flow/conditioning.h"
 #include "sampling/flow/noise.h"
-#include "sampling/flow/sampler.h"
 
 namespace duogen::pipeline {
 namespace {
@@ -92,24 +91,12 @@ at::Tensor DuoGenImageModel::generate(const ImageRequest& request, const Progres
   DUOGEN_CHECK(request.width % factor == 0 && request.height % factor == 0, InvalidArgument,
                "image size {}x{} must be a multiple of {} (VAE x DiT patch)", request.width,
                request.height, factor);
-  DUOGEN_CHECK(request.context.dim() == 3 && request.context.size(1) > 0, InvalidArgument,
-               "image context must be [layers + 1, tokens, hidden], got {}",
-               request.context.sizes());
-  DUOGEN_CHECK(request.negative_length > 0 && request.negative_length <= request.context.size(1),
-               InvalidArgument, "negative context length {} outside [1, {}]",
-               request.negative_length, request.context.size(1));
 
   // Contexts: the connector and every block's K/V once per branch, reused by every step.
   auto start = Clock::now();
-  const at::Tensor hidden = request.context.to(options_.device);
-  const cosmos_dit::DitContext positive = dit_.prepare_context_from_hidden_states(hidden);
-  const cosmos_dit::DitContext negative =
-      request.zero_negative
-          ? dit_.prepare_context(at::zeros({request.context.size(1),
-                                            dit_.connector().in_channels()},
-                                           hidden.options()))
-          : dit_.prepare_context_from_hidden_states(
-                hidden.slice(1, 0, request.negative_length));
+  const CfgContexts contexts =
+      prepare_cfg_contexts(dit_, request.context.to(options_.device), request.negative_length,
+                           request.zero_negative);
   add_timing(timings, "connector", seconds_since(start));
 
   double encode_seconds = 0;
@@ -127,31 +114,16 @@ at::Tensor DuoGenImageModel::generate(const ImageRequest& request, const Progres
                          : flow::torch_noise(shape, request.seed);
   noise = noise.to(options_.device);
 
-  std::vector<bool> is_condition(conditions.size(), true);
-  is_condition.push_back(false);
-  flow::ConditionFrameOptions frame_options;
+  LatentSamplerOptions options;
+  options.sampler = sampler_options(request, manifest_);
   if (manifest_.condition_timestep) {
-    frame_options.mode = flow::ConditionFrameTimestep::kFixed;
-    frame_options.fixed_value = *manifest_.condition_timestep;
+    options.frames.mode = flow::ConditionFrameTimestep::kFixed;
+    options.frames.fixed_value = *manifest_.condition_timestep;
   }
-  const auto branch = [&](const cosmos_dit::DitContext& context) {
-    return [&, ctx = &context](const at::Tensor& x, const flow::StepContext& step) {
-      // Cosmos conditions the network on the truncated integer timestep times 0.001 (§10.2).
-      const double t = static_cast<double>(step.timestep) * 0.001;
-      const at::Tensor per_frame =
-          flow::frame_timesteps(is_condition, t, frame_options).to(x.device());
-      std::vector<cosmos_dit::PackedFrame> frames;
-      for (std::size_t i = 0; i < conditions.size(); ++i) {
-        frames.push_back({conditions[i], per_frame.narrow(0, i, 1), true});
-      }
-      frames.push_back({x, per_frame.narrow(0, conditions.size(), 1), false});
-      return dit_.velocity_packed(frames, *ctx).view(x.sizes());
-    };
-  };
+  options.network_time = manifest_.network_time;
   start = Clock::now();
-  const flow::SamplerOptions options = sampler_options(request, manifest_);
-  const at::Tensor x0 = flow::sample_cfg(
-      noise, branch(positive), branch(negative), options,
+  const at::Tensor x0 = sample_latent(
+      dit_, contexts, conditions, noise, options,
       [&](const flow::StepContext& step, const at::Tensor&) {
         if (progress) progress(step.index + 1, step.num_steps);
       });

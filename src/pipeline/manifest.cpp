@@ -74,7 +74,7 @@ ModelManifest read_manifest(const fs::path& dir_or_file) {
   static const char* const kKnown[] = {
       "format", "mllm", "tokenizer", "dit", "vae", "connector", "bov_token", "bov_token_id",
       "eov_token", "eov_token_id", "cfg_negative", "cfg_formula", "mllm_max_side",
-      "condition_max_area", "noise", "shift", "condition_timestep", "defaults"};
+      "condition_max_area", "noise", "shift", "condition_timestep", "network_time", "defaults"};
   for (const auto& [key, value] : json.json().items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -116,6 +116,12 @@ ModelManifest read_manifest(const fs::path& dir_or_file) {
   DUOGEN_CHECK(m.noise == "numpy" || m.noise == "torch", FormatError,
                "{}: 'noise' must be numpy or torch, got '{}'", file.string(), m.noise);
   m.shift = json.get<double>("shift", m.shift);
+  const std::string network_time = json.get<std::string>("network_time", "timestep");
+  DUOGEN_CHECK(network_time == "timestep" || network_time == "sigma", FormatError,
+               "{}: 'network_time' must be timestep or sigma, got '{}'", file.string(),
+               network_time);
+  m.network_time = network_time == "sigma" ? sampling::flow::NetworkTime::kSigma
+                                           : sampling::flow::NetworkTime::kTimestep;
   DUOGEN_CHECK(m.shift > 0, FormatError, "{}: 'shift' must be > 0, got {}", file.string(),
                m.shift);
   if (json.has("condition_timestep")) {

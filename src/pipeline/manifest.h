@@ -15,6 +15,8 @@
 //    "noise": "numpy",                      numpy (Cosmos' legacy MT19937 Gaussian) | torch
 //    "shift": 5.0,                          linear-shift schedule parameter
 //    "condition_timestep": "same",          same: condition frames get the step's t; or "1e-4"
+//    "network_time": "timestep",            the DiT's time input: timestep (Cosmos: int(1000
+//                                           sigma) * 0.001) | sigma (diffusers' pipeline)
 //    "defaults": {... any job option: steps, guidance, width, height, solver, schedule, ...}}
 // Relative paths are relative to the manifest. Unknown keys are errors (typos must not be
 // silently ignored); architecture.md §1, §7.3, §10 explain the defaults.
@@ -26,6 +28,7 @@
 #include <string>
 
 #include "pipeline/job.h"
+#include "sampling/flow/sampler_types.h"
 
 namespace duogen::pipeline {
 
@@ -57,6 +60,7 @@ struct ModelManifest {
   std::string noise = "numpy";
   double shift = 5.0;
   std::optional<double> condition_timestep;  // nullopt: the step's own t
+  sampling::flow::NetworkTime network_time = sampling::flow::NetworkTime::kTimestep;
   JobOptions defaults;                         // filled with the built-in defaults below
 };
 

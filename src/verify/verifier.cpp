@@ -44,6 +44,7 @@ VerifyReport run_verify(const VerifyOptions& options) {
   ctx.model = options.model;
   ctx.dtype = dump_dtype(dump.dtype, options.reference);
   ctx.device = options.device;
+  ctx.metadata = dump.metadata;
   const TensorMap actual = it->second.run(ctx, dump.inputs);
 
   VerifyReport report;

@@ -40,13 +40,15 @@ TEST_F(ManifestTest, ReadsComponentsAndMergesDefaults) {
   testing::write_bytes(dir_ / "duogen.json",
                        std::string("{") + kParts +
                            R"(, "bov_token_id": 151652, "cfg_negative": "zero_context",
-                              "condition_timestep": 0.0001, "defaults": {"steps": 20}})");
+                              "condition_timestep": 0.0001, "network_time": "sigma",
+                              "defaults": {"steps": 20}})");
   const ModelManifest m = read_manifest(dir_);
   EXPECT_EQ(m.mllm, (fs::absolute(dir_) / "mllm").lexically_normal());
   EXPECT_EQ(m.tokenizer, m.mllm);  // defaults to the MLLM directory
   EXPECT_EQ(m.bov_token_id, 151652);
   EXPECT_EQ(m.cfg_negative, CfgNegative::kZeroContext);
   EXPECT_EQ(m.condition_timestep, 0.0001);
+  EXPECT_EQ(m.network_time, sampling::flow::NetworkTime::kSigma);
   EXPECT_EQ(m.defaults.steps, 20);                       // from the file
   EXPECT_EQ(m.defaults.guidance, builtin_defaults().guidance);  // built in
   EXPECT_EQ(m.mllm_max_side, 480);
@@ -60,6 +62,7 @@ TEST_F(ManifestTest, ErrorsNameTheFileAndKey) {
       {"{" + p + R"("cfg_negativ": "x"})", {"unknown key 'cfg_negativ'"}},
       {"{" + p + R"("cfg_negative": "x"})", {"cfg_negative", "'x'"}},
       {"{" + p + R"("noise": "philox"})", {"'noise'"}},
+      {"{" + p + R"("network_time": "seconds"})", {"'network_time'", "'seconds'"}},
       {"{" + p + R"("mllm_max_side": 10})", {"'mllm_max_side'"}},
       {"{" + p + R"("defaults": {"steps": -1}})", {"'defaults'", "'steps'"}},
       {"{" + p + R"("format": "duogen-model-v9"})", {"'format'"}},
@@ -81,6 +84,7 @@ TEST_F(ManifestTest, ComponentsCanBeGivenSeparately) {
   EXPECT_EQ(m.dit, dir_ / "dit");
   EXPECT_EQ(m.tokenizer, dir_ / "mllm");
   EXPECT_EQ(m.defaults.steps, 35);
+  EXPECT_EQ(m.network_time, sampling::flow::NetworkTime::kTimestep);  // Cosmos' convention
   try {
     resolve_components(std::nullopt, dir_ / "mllm", std::nullopt, dir_ / "vae", std::nullopt);
     ADD_FAILURE() << "no error without a DiT";

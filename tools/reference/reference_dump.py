@@ -19,7 +19,7 @@ FORMAT = "duogen-reference-v1"
 
 def write_dump(path: pathlib.Path, component: str, inputs: dict[str, torch.Tensor],
                expected: dict[str, torch.Tensor], *, dtype: str, rtol: float, rtol_reason: str,
-               producer: str) -> None:
+               producer: str, extra_metadata: dict[str, str] | None = None) -> None:
     tensors = {f"input.{k}": v.detach().contiguous().cpu() for k, v in inputs.items()}
     tensors.update({f"expected.{k}": v.detach().contiguous().cpu() for k, v in expected.items()})
     metadata = {
@@ -30,6 +30,7 @@ def write_dump(path: pathlib.Path, component: str, inputs: dict[str, torch.Tenso
         "rtol_reason": rtol_reason,
         "producer": producer,
     }
+    metadata.update(extra_metadata or {})  # component settings that are not tensors
     path.parent.mkdir(parents=True, exist_ok=True)
     safetensors.torch.save_file(tensors, str(path), metadata=metadata)
     print(f"wrote {path} ({component}, {dtype})")

@@ -23,6 +23,7 @@ rm -rf "$DATA/tiny-wan_vae"
 rm -rf "$DATA/tiny-cosmos_dit" "$DATA/tiny-cosmos_dit-original"
 "$PY" "$REF/make_tiny_cosmos_dit.py" "$DATA"
 "$PY" "$REF/dump_cosmos_dit.py" --model "$DATA/tiny-cosmos_dit" --out-dir "$DATA/reference"
+"$PY" "$REF/dump_cosmos_dit_sampling.py" --model "$DATA/tiny-cosmos_dit" --out-dir "$DATA/reference"
 "$PY" "$REF/dump_qwen2_5_vl_vision.py" --model "$DATA/tiny-qwen2_5_vl" \
   --images-dir "$DATA/images/qwen2_5_vl" --out-dir "$DATA/reference"
 "$PY" "$REF/dump_flow_sampler.py" --out "$DATA/reference/flow_sampler.safetensors"

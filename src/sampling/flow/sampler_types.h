@@ -21,6 +21,18 @@ struct StepContext {
   int num_train_timesteps = 1000;
 };
 
+// What the network is given as its timestep (architecture.md §10.2).
+enum class NetworkTime {
+  kTimestep,  // Cosmos: the truncated training timestep times its timestep_scale 0.001
+  kSigma,     // diffusers' Cosmos2_5 pipeline: the float32 sigma itself
+};
+
+// The network's timestep at `step`. Cosmos multiplies by 0.001 rather than dividing by 1000;
+// the two round differently.
+inline double network_time(const StepContext& step, NetworkTime kind) {
+  return kind == NetworkTime::kSigma ? step.sigma : static_cast<double>(step.timestep) * 0.001;
+}
+
 // The model: the flow velocity v = eps - x0 at state x. It must return x's shape; its dtype may
 // differ (a bf16 network), the sampler converts it to the state's dtype as Cosmos' .float() does.
 using VelocityFn = std::function<at::Tensor(const at::Tensor& x, const StepContext& step)>;
