@@ -67,6 +67,16 @@ def transformers_worker(model_dir: str, prompt_tokens: int, decode_tokens: int, 
                       "decode_seconds": round(decode, 3), "decode_tok_s": round(decode_tokens / decode, 2)}))
 
 
+def warm_page_cache(model_dir: pathlib.Path) -> None:
+    """duogen maps the safetensors and faults pages in during its first forward, transformers reads
+    them while loading; on a cold page cache the first would charge disk reads to prefill. Reading
+    the files once first puts both on a warm cache."""
+    for path in sorted(model_dir.iterdir()):
+        with open(path, "rb") as f:
+            while f.read(1 << 24):
+                pass
+
+
 def run(cmd: list[str]) -> dict:
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
@@ -88,6 +98,7 @@ def main() -> None:
         transformers_worker(model, int(prompt), int(decode), dtype)
         return
     ensure_model(args.model_dir)
+    warm_page_cache(args.model_dir)
     results = []
     for dtype in args.dtypes.split(","):
         n = [str(args.prompt_tokens), str(args.decode_tokens)]
