@@ -37,17 +37,35 @@ at::Tensor sample_latent(const cosmos_dit::CosmosDiT& dit, const CfgContexts& co
 
   std::vector<bool> is_condition(conditions.size(), true);
   is_condition.push_back(false);
+  // The packed frames of one step for a latent batch of `batch` (the condition latents are
+  // shared by every row).
+  const auto velocity = [&](const at::Tensor& x, const flow::StepContext& step,
+                            const cosmos_dit::DitContext& context, std::int64_t batch) {
+    const double t = flow::network_time(step, options.network_time);
+    const at::Tensor per_frame =
+        flow::frame_timesteps(is_condition, t, options.frames).to(x.device());
+    std::vector<cosmos_dit::PackedFrame> frames;
+    for (std::size_t i = 0; i < conditions.size(); ++i) {
+      frames.push_back({conditions[i].expand({batch, -1, -1, -1, -1}),
+                        per_frame.narrow(0, i, 1), true});
+    }
+    frames.push_back({x.expand({batch, -1, -1, -1, -1}), per_frame.narrow(0, conditions.size(), 1),
+                      false});
+    return dit.velocity_packed(frames, context);
+  };
+  const auto& cfg = options.sampler.cfg;
+  if (options.batch_cfg && flow::cfg_needs_uncond(cfg)) {
+    const cosmos_dit::DitContext both = cosmos_dit::stack_contexts(
+        {&contexts.positive, &contexts.negative});
+    const flow::VelocityFn guided = [&](const at::Tensor& x, const flow::StepContext& step) {
+      const at::Tensor v = velocity(x, step, both, 2);
+      return flow::cfg_combine(v.narrow(0, 0, 1), v.narrow(0, 1, 1), cfg);
+    };
+    return flow::sample(noise, guided, options.sampler, progress);
+  }
   const auto branch = [&](const cosmos_dit::DitContext& context) {
     return [&, ctx = &context](const at::Tensor& x, const flow::StepContext& step) {
-      const double t = flow::network_time(step, options.network_time);
-      const at::Tensor per_frame =
-          flow::frame_timesteps(is_condition, t, options.frames).to(x.device());
-      std::vector<cosmos_dit::PackedFrame> frames;
-      for (std::size_t i = 0; i < conditions.size(); ++i) {
-        frames.push_back({conditions[i], per_frame.narrow(0, i, 1), true});
-      }
-      frames.push_back({x, per_frame.narrow(0, conditions.size(), 1), false});
-      return dit.velocity_packed(frames, *ctx).view(x.sizes());
+      return velocity(x, step, *ctx, 1);
     };
   };
   return flow::sample_cfg(noise, branch(contexts.positive), branch(contexts.negative),

@@ -6,7 +6,8 @@
 //   metadata `sampler.steps`, `sampler.schedule` (linear_shift | karras), `sampler.shift`,
 //            `sampler.solver` (unipc | euler), `sampler.guidance`, `sampler.network_time`
 //            (timestep | sigma), `sampler.condition_timestep` (same | a number); optional
-//            `sampler.cfg_formula` (cosmos | standard), `sampler.zero_negative` (0 | 1)
+//            `sampler.cfg_formula` (cosmos | standard), `sampler.zero_negative` (0 | 1),
+//            `sampler.batch_cfg` (1: both branches in one call, the default | 0: two calls)
 //   output   `latent` x_0 [1, C, 1, h, w]
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -63,6 +64,7 @@ pipeline::LatentSamplerOptions sampler_options(const ComponentContext& ctx) {
   o.network_time = choice(ctx, "sampler.network_time", {"timestep", "sigma"}) == "sigma"
                        ? flow::NetworkTime::kSigma
                        : flow::NetworkTime::kTimestep;
+  o.batch_cfg = choice(ctx, "sampler.batch_cfg", {"0", "1"}, "1") == "1";
   if (require_metadata(ctx, "sampler.condition_timestep", kName) != "same") {
     o.frames.mode = flow::ConditionFrameTimestep::kFixed;
     o.frames.fixed_value = number(ctx, "sampler.condition_timestep");

@@ -48,14 +48,51 @@ TEST(LatentSampler, WholeRunsMatchTheReferenceLoops) {
     verify::VerifyOptions options;
     options.model = tiny_dit();
     options.reference = golden(name);
-    const auto report = verify::run_verify(options);
+    const auto report = verify::run_verify(options);  // both CFG branches batched (the default)
     ASSERT_EQ(report.outputs.size(), 1u);
     EXPECT_TRUE(report.outputs[0].shape_ok);
     EXPECT_LE(report.outputs[0].rel_error, 3e-5);
     EXPECT_TRUE(report.passed());
-    std::printf("  %-10s latent rel %.3g  max_abs %.3g\n", name, report.outputs[0].rel_error,
-                report.outputs[0].max_abs_error);
+    const double separate = error_with(name, [](auto& m) { m["sampler.batch_cfg"] = "0"; });
+    EXPECT_LE(separate, 3e-5);
+    std::printf("  %-10s latent rel %.3g (branches as two calls: %.3g)  max_abs %.3g\n", name,
+                report.outputs[0].rel_error, separate, report.outputs[0].max_abs_error);
   }
+}
+
+// One batch-2 call with stacked contexts of different lengths gives what two calls give, up to
+// the rounding of GEMMs of another shape: fp32 ~1e-7 relative per call (bound 1e-6); a whole run
+// multiplies the branch difference by 1 + g = 8 at every step (bound 1e-5).
+TEST(LatentSampler, BatchedCfgEqualsTwoCalls) {
+  c10::InferenceMode guard;
+  const auto dit = cosmos_dit::CosmosDiT::load(tiny_dit(), {});
+  at::manual_seed(5);
+  const CfgContexts contexts = prepare_cfg_contexts(dit, at::randn({4, 9, 20}), 5, false);
+  const std::vector<at::Tensor> conditions = {at::randn({1, 16, 1, 6, 8}),
+                                              at::randn({1, 16, 1, 10, 4})};
+  const at::Tensor noise = at::randn({1, 16, 1, 8, 12});
+
+  const cosmos_dit::DitContext both =
+      cosmos_dit::stack_contexts({&contexts.positive, &contexts.negative});
+  const at::Tensor t = at::tensor({0.6f});
+  const auto call = [&](const cosmos_dit::DitContext& ctx, std::int64_t batch) {
+    return dit.velocity_packed({{conditions[0].expand({batch, -1, -1, -1, -1}), t, true},
+                                {noise.expand({batch, -1, -1, -1, -1}), t, false}},
+                               ctx);
+  };
+  const at::Tensor rows = call(both, 2);
+  EXPECT_LE(rel_error(rows[0], call(contexts.positive, 1)[0]), 1e-6);
+  EXPECT_LE(rel_error(rows[1], call(contexts.negative, 1)[0]), 1e-6);
+  EXPECT_GT(rel_error(rows[0], rows[1]), 1e-3);  // the two contexts do differ
+  EXPECT_THROW(call(both, 3), InvalidArgument);   // 2 stacked contexts, 3 rows
+
+  LatentSamplerOptions options;
+  options.sampler.schedule.steps = 3;
+  const at::Tensor batched = sample_latent(dit, contexts, conditions, noise, options);
+  options.batch_cfg = false;
+  const at::Tensor separate = sample_latent(dit, contexts, conditions, noise, options);
+  EXPECT_LE(rel_error(batched, separate), 1e-5);
+  EXPECT_GT(rel_error(batched, noise), 1e-2);  // the run did something
 }
 
 // The goldens pin each setting: one step more, the other condition-frame timestep, the other

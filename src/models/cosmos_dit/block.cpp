@@ -110,14 +110,26 @@ at::Tensor Block::self_attention(const at::Tensor& xn, const RopeTables& rope) c
 
 at::Tensor Block::cross_attention(const at::Tensor& xn, const ContextKV& ctx) const {
   const auto& a = attn2_;
-  const std::int64_t b = xn.size(0);
+  const std::int64_t b = xn.size(0), n = xn.size(1);
+  if (ctx.cu_seqlens.defined()) {
+    DUOGEN_CHECK(ctx.cu_seqlens.numel() == b + 1, InvalidArgument,
+                 "Cosmos DiT: {} stacked contexts do not fit latent batch {}",
+                 ctx.cu_seqlens.numel() - 1, b);
+    // Row b's n queries against context b: varlen segments of n queries each.
+    const at::Tensor q = ops::rms_norm(heads(at::linear(xn, a.to_q)), a.norm_q, qk_eps_);
+    const at::Tensor cu_q = at::arange(0, (b + 1) * n, n, ctx.cu_seqlens.options());
+    const at::Tensor o =
+        ops::varlen_attention(q.reshape({b * n, num_heads_, head_dim_}), ctx.k, ctx.v, cu_q,
+                              ctx.cu_seqlens);
+    return at::linear(o.reshape({b, n, dim_}), a.to_out);
+  }
   DUOGEN_CHECK(ctx.k.size(0) == b || ctx.k.size(0) == 1, InvalidArgument,
                "Cosmos DiT: context batch {} does not fit latent batch {}", ctx.k.size(0), b);
   const at::Tensor k = ctx.k.expand({b, -1, -1, -1});
   const at::Tensor v = ctx.v.expand({b, -1, -1, -1});
   const at::Tensor q = ops::rms_norm(heads(at::linear(xn, a.to_q)), a.norm_q, qk_eps_);
   const at::Tensor o = ops::attention(q.transpose(1, 2), k, v);
-  return at::linear(o.transpose(1, 2).reshape({b, xn.size(1), dim_}), a.to_out);
+  return at::linear(o.transpose(1, 2).reshape({b, n, dim_}), a.to_out);
 }
 
 at::Tensor Block::forward(const at::Tensor& x_in, const FrameConditioning& cond,

@@ -23,6 +23,10 @@ namespace duogen::cosmos_dit {
 // once per context and reused for every sampling step.
 struct ContextKV {
   at::Tensor k, v;  // [Bc, heads, L, head_dim] in the network dtype
+  // Defined for contexts of different lengths stacked into one batch (both CFG branches in one
+  // call): k, v are then [sum L_b, heads, head_dim] and cu_seqlens the CPU int64 prefix sums
+  // [B + 1] of the L_b; cross-attention runs as varlen attention, row b against context b.
+  at::Tensor cu_seqlens;
 };
 
 // The timestep conditioning of one forward pass.
@@ -60,7 +64,7 @@ class Block {
   ContextKV prepare_context(const at::Tensor& context) const;
 
   // x [B, N, D] in the network dtype -> [B, N, D]. rope: tables for the N tokens. ctx batch is
-  // B or 1 (shared by every sample).
+  // B or 1 (shared by every sample), or B stacked contexts.
   at::Tensor forward(const at::Tensor& x, const FrameConditioning& cond, const RopeTables& rope,
                      const ContextKV& ctx) const;
 

@@ -114,6 +114,33 @@ DitContext CosmosDiT::prepare_context(const at::Tensor& context) const {
   return out;
 }
 
+DitContext stack_contexts(const std::vector<const DitContext*>& parts) {
+  DUOGEN_CHECK(!parts.empty(), InvalidArgument, "Cosmos DiT: no contexts to stack");
+  const std::size_t blocks = parts.front()->blocks.size();
+  std::vector<std::int64_t> cu = {0};
+  for (const DitContext* part : parts) {
+    DUOGEN_CHECK(part->blocks.size() == blocks && blocks > 0, InvalidArgument,
+                 "Cosmos DiT: contexts with {} and {} blocks' k/v cannot be stacked",
+                 part->blocks.size(), blocks);
+    const auto& kv = part->blocks.front();
+    DUOGEN_CHECK(!kv.cu_seqlens.defined() && kv.k.size(0) == 1, InvalidArgument,
+                 "Cosmos DiT: only batch-1 contexts can be stacked, got k {}", kv.k.sizes());
+    cu.push_back(cu.back() + kv.k.size(2));
+  }
+  DitContext out;
+  const at::Tensor cu_seqlens = at::tensor(cu, at::kLong);
+  for (std::size_t i = 0; i < blocks; ++i) {
+    std::vector<at::Tensor> ks, vs;
+    for (const DitContext* part : parts) {
+      // [1, heads, L, head_dim] -> [L, heads, head_dim], the varlen layout.
+      ks.push_back(part->blocks[i].k[0].transpose(0, 1));
+      vs.push_back(part->blocks[i].v[0].transpose(0, 1));
+    }
+    out.blocks.push_back({at::cat(ks, 0), at::cat(vs, 0), cu_seqlens});
+  }
+  return out;
+}
+
 DitContext CosmosDiT::prepare_context_from_hidden_states(
     const at::Tensor& hidden_states_all_layers) const {
   c10::InferenceMode guard;

@@ -48,6 +48,12 @@ struct DitContext {
   std::vector<ContextKV> blocks;   // one per transformer block
 };
 
+// Contexts of possibly different lengths (each prepared with batch 1) as one context for a latent
+// batch of parts.size(): row b attends to parts[b] (varlen cross-attention, see ContextKV). Used to
+// run both CFG branches in one call; `context` (the connector output) is left undefined. Throws
+// InvalidArgument for an empty list, a part with batch != 1, or parts from different networks.
+DitContext stack_contexts(const std::vector<const DitContext*>& parts);
+
 // One frame of a packed call. Frames are given in conversation order; the last is the target.
 struct PackedFrame {
   at::Tensor latent;    // [B, C, h, w] or [B, C, 1, h, w]; h, w multiples of the patch
