@@ -30,8 +30,8 @@ struct PlanArgs {
   std::int64_t max_context = 4096;
   std::string dtype = "bf16";
   std::string device = "cuda";
-  std::string budget;
-  std::string reserve;
+  std::optional<std::string> budget;
+  std::optional<std::string> reserve;
   bool json = false;
 };
 
@@ -57,17 +57,17 @@ void run_plan(const PlanArgs& a) {
   // Usage errors first, before anything is read.
   const c10::ScalarType dtype = parse_float_dtype(a.dtype);
   std::optional<std::uint64_t> budget;
-  if (!a.budget.empty()) {
+  if (a.budget) {
     try {
-      budget = runtime::parse_byte_size(a.budget);
+      budget = runtime::parse_byte_size(*a.budget);
     } catch (const InvalidArgument& e) {
       throw UsageError(fmt::format("--budget: {}", e.what()));
     }
   }
   std::uint64_t reserve = 0;
-  if (!a.reserve.empty()) {
+  if (a.reserve) {
     try {
-      reserve = runtime::parse_byte_size(a.reserve);
+      reserve = runtime::parse_byte_size(*a.reserve);
     } catch (const InvalidArgument& e) {
       throw UsageError(fmt::format("--reserve: {}", e.what()));
     }
