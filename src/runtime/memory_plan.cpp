@@ -149,6 +149,7 @@ MemoryPlan plan_memory(const ModelDescription& model, const PlanOptions& options
   const std::uint64_t context = dit_context_cache_bytes(model.dit, tokens, options.cfg_branches, b);
   dit.cache_parts = {{"context_kv", context}};
   dit.cache = context;
+  dit.cache_per_image = true;
   std::vector<ImageSize> frames = options.condition_frames;
   frames.push_back(options.target);
   const std::uint64_t connector = connector_bytes(model.dit, tokens, text.num_hidden_layers,
@@ -179,16 +180,20 @@ MemoryPlan plan_memory(const ModelDescription& model, const PlanOptions& options
   plan.components = {std::move(mllm), std::move(dit), std::move(vae), std::move(tok)};
   std::uint64_t offload_unit = 0;
   for (const auto& c : plan.components) {
+    const std::uint64_t working = c.activations + (c.cache_per_image ? c.cache : 0);
     plan.weights += c.weights;
-    plan.caches += c.cache;
-    plan.largest_activations = std::max(plan.largest_activations, c.activations);
-    if (c.weights + c.activations > offload_unit) {
-      offload_unit = c.weights + c.activations;
+    if (!c.cache_per_image) plan.run_caches += c.cache;
+    if (working > plan.largest_working) {
+      plan.largest_working = working;
+      plan.largest_working_component = c.name;
+    }
+    if (c.weights + working > offload_unit) {
+      offload_unit = c.weights + working;
       plan.offload_peak_component = c.name;
     }
   }
-  plan.all_resident = plan.weights + plan.caches + plan.largest_activations + options.reserve;
-  plan.offload_device_peak = offload_unit + plan.caches + options.reserve;
+  plan.all_resident = plan.weights + plan.run_caches + plan.largest_working + options.reserve;
+  plan.offload_device_peak = offload_unit + plan.run_caches + options.reserve;
   plan.pinned_host = plan.weights;
   return plan;
 }
@@ -222,6 +227,7 @@ BudgetVerdict judge_budget(const ModelDescription& model, const MemoryPlan& plan
   const ImageSize frame =
       options.condition_frames.empty() ? options.target : options.condition_frames.front();
   const std::int64_t limit = model.dit.max_size[0] - 1;
+  v.frames_limit = limit;
   for (std::int64_t k = 0; k <= limit; ++k) {
     options.condition_frames.assign(static_cast<std::size_t>(k), frame);
     const MemoryPlan p = plan_memory(model, options);
@@ -260,14 +266,16 @@ json plan_to_json(const MemoryPlan& plan, const std::optional<BudgetVerdict>& ve
                                  {"parameters", c.parameters},
                                  {"weights", c.weights},
                                  {"cache", c.cache},
+                                 {"cache_lifetime", c.cache_per_image ? "image" : "run"},
                                  {"activations", c.activations},
                                  {"weight_parts", parts(c.weight_parts)},
                                  {"cache_parts", parts(c.cache_parts)},
                                  {"activation_parts", parts(c.activation_parts)}});
   }
   out["totals"] = {{"weights", plan.weights},
-                   {"caches", plan.caches},
-                   {"largest_activations", plan.largest_activations},
+                   {"run_caches", plan.run_caches},
+                   {"largest_working_set", plan.largest_working},
+                   {"largest_working_set_component", plan.largest_working_component},
                    {"all_resident", plan.all_resident},
                    {"offload_device_peak", plan.offload_device_peak},
                    {"offload_peak_component", plan.offload_peak_component},
@@ -279,7 +287,8 @@ json plan_to_json(const MemoryPlan& plan, const std::optional<BudgetVerdict>& ve
                       {"headroom", verdict->headroom},
                       {"shortfall", verdict->shortfall},
                       {"max_condition_frames_resident", verdict->max_frames_resident},
-                      {"max_condition_frames_offload", verdict->max_frames_offload}};
+                      {"max_condition_frames_offload", verdict->max_frames_offload},
+                      {"condition_frames_limit", verdict->frames_limit}};
   } else {
     out["verdict"] = nullptr;
   }
@@ -322,13 +331,15 @@ std::string plan_to_text(const MemoryPlan& plan, const std::optional<BudgetVerdi
   }
   const std::string reserve =
       o.reserve > 0 ? fmt::format(" + reserve {}", format_bytes(o.reserve)) : "";
-  out += fmt::format("\n  all resident:  {} (weights {} + caches {} + largest activations {}{})\n",
-                     format_bytes(plan.all_resident), format_bytes(plan.weights),
-                     format_bytes(plan.caches), format_bytes(plan.largest_activations), reserve);
   out += fmt::format(
-      "  offload:       device peak {} ({} weights + activations, + caches {}{}); pinned host {}\n",
+      "\n  all resident:  {} (weights {} + run caches {} + {} working set {}{})\n",
+      format_bytes(plan.all_resident), format_bytes(plan.weights), format_bytes(plan.run_caches),
+      plan.largest_working_component, format_bytes(plan.largest_working), reserve);
+  out += fmt::format(
+      "  offload:       device peak {} ({} weights + working set, + run caches {}{}); pinned "
+      "host {}\n",
       format_bytes(plan.offload_device_peak), plan.offload_peak_component,
-      format_bytes(plan.caches), reserve, format_bytes(plan.pinned_host));
+      format_bytes(plan.run_caches), reserve, format_bytes(plan.pinned_host));
   if (verdict) {
     out += fmt::format("\n  budget {}: {}", format_bytes(verdict->budget), to_string(verdict->fit));
     if (verdict->fit == Fit::kNone) {
@@ -338,8 +349,14 @@ std::string plan_to_text(const MemoryPlan& plan, const std::optional<BudgetVerdi
       out += fmt::format(" (needs {}, headroom {})\n", format_bytes(verdict->needed),
                          format_bytes(verdict->headroom));
     }
-    out += fmt::format("  condition frames that fit: {} resident, {} with offload\n",
-                       verdict->max_frames_resident, verdict->max_frames_offload);
+    const auto frames_text = [](std::int64_t n) {
+      return n < 0 ? std::string("none") : std::to_string(n);
+    };
+    out += fmt::format(
+        "  condition frames of this size that fit: {} resident, {} with offload (checked up to "
+        "{}, the DiT's temporal RoPE limit)\n",
+        frames_text(verdict->max_frames_resident), frames_text(verdict->max_frames_offload),
+        verdict->frames_limit);
   }
   return out;
 }

@@ -5,13 +5,15 @@
 // formula). Everything here is an estimate of tensor bytes; allocator slack, CUDA context and
 // library workspaces are not counted.
 //
-// Two modes are totalled:
-//   all resident: every component's weights + every cache + the largest single activation peak
-//                 (components run one after another);
+// Caches come in two lifetimes: the MLLM's KV cache and hidden states live for the whole
+// conversation ("run caches"); the DiT's context K/V lives while one image is generated, so it
+// counts with the DiT's working set. A component's working set = its activation peak + its
+// per-image cache. Two modes are totalled (components run one after another):
+//   all resident: every component's weights + the run caches + the largest working set;
 //   offload:      idle components wait in pinned host memory and are moved in when used
-//                 (runtime/residency.h): the device peak is the largest (weights + activations) of
-//                 one component + every cache (the KV cache and hidden states stay on the device
-//                 for the whole conversation); the pinned host total is the sum of the weights.
+//                 (runtime/residency.h): the device peak is the largest (weights + working set)
+//                 of one component + the run caches; the pinned host total is the sum of the
+//                 weights.
 #pragma once
 
 #include <c10/core/ScalarType.h>
@@ -79,7 +81,8 @@ struct ComponentPlan {
   std::string source;
   std::int64_t parameters = 0;
   std::uint64_t weights = 0;
-  std::uint64_t cache = 0;        // persistent for the run
+  std::uint64_t cache = 0;        // persistent: for the run, or per image (cache_per_image)
+  bool cache_per_image = false;
   std::uint64_t activations = 0;  // peak temporaries of its largest pass
   // Breakdowns, in report order: weight parts, cache parts, activation passes.
   std::vector<std::pair<std::string, std::uint64_t>> weight_parts;
@@ -91,10 +94,12 @@ struct MemoryPlan {
   PlanOptions options;
   std::vector<ComponentPlan> components;
   std::uint64_t weights = 0;              // sum over components
-  std::uint64_t caches = 0;               // sum over components
-  std::uint64_t largest_activations = 0;  // max over components
-  std::uint64_t all_resident = 0;         // weights + caches + largest_activations + reserve
-  std::uint64_t offload_device_peak = 0;  // max(weights_c + activations_c) + caches + reserve
+  std::uint64_t run_caches = 0;           // caches that live for the whole run
+  std::uint64_t largest_working = 0;      // max over components of activations + per-image cache
+  std::string largest_working_component;
+  std::uint64_t all_resident = 0;         // weights + run_caches + largest_working + reserve
+  // max(weights_c + activations_c + per-image cache_c) + run_caches + reserve
+  std::uint64_t offload_device_peak = 0;
   std::string offload_peak_component;     // the component that sets it
   std::uint64_t pinned_host = 0;          // weights held in pinned host memory when offloading
 
@@ -116,6 +121,7 @@ struct BudgetVerdict {
   // fit, up to the DiT's temporal RoPE limit; -1 when even zero do not.
   std::int64_t max_frames_resident = -1;
   std::int64_t max_frames_offload = -1;
+  std::int64_t frames_limit = 0;  // the most frames checked
 };
 
 BudgetVerdict judge_budget(const ModelDescription& model, const MemoryPlan& plan,

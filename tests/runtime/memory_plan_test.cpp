@@ -198,15 +198,21 @@ TEST_F(TinyPlan, CpuAttentionAddsTheScoreMatrix) {
 
 TEST_F(TinyPlan, TotalsAndVerdicts) {
   const MemoryPlan plan = plan_memory(*model_, options(2));
-  std::uint64_t weights = 0, caches = 0, act = 0, unit = 0;
-  for (const auto& c : plan.components) {
-    weights += c.weights;
-    caches += c.cache;
-    act = std::max(act, c.activations);
-    unit = std::max(unit, c.weights + c.activations);
-  }
-  EXPECT_EQ(plan.all_resident, weights + caches + act);
-  EXPECT_EQ(plan.offload_device_peak, unit + caches);
+  // The DiT's context K/V lives per image, the MLLM's caches for the run.
+  const auto& mllm = plan.component("mllm");
+  const auto& dit = plan.component("dit");
+  const auto& vae = plan.component("vae");
+  EXPECT_FALSE(mllm.cache_per_image);
+  EXPECT_TRUE(dit.cache_per_image);
+  const std::uint64_t weights = mllm.weights + dit.weights + vae.weights;
+  const std::uint64_t working =
+      std::max({mllm.activations, dit.activations + dit.cache, vae.activations});
+  const std::uint64_t unit = std::max({mllm.weights + mllm.activations,
+                                       dit.weights + dit.activations + dit.cache,
+                                       vae.weights + vae.activations});
+  EXPECT_EQ(plan.run_caches, mllm.cache);
+  EXPECT_EQ(plan.all_resident, weights + mllm.cache + working);
+  EXPECT_EQ(plan.offload_device_peak, unit + mllm.cache);
   EXPECT_EQ(plan.pinned_host, weights);
   ASSERT_LT(plan.offload_device_peak, plan.all_resident);
 
