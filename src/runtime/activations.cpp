@@ -46,8 +46,10 @@ u64 vae_mid_attention(std::int64_t c, std::int64_t pixels, u64 b, AttentionPath 
 //       MLP:       gate_up 2*I*N*b + activation I*N*b + down output N*H*b
 //   + logits of one token in fp32:          V * 4
 // The KV cache and the all-layer hidden states are persistent and counted separately.
-std::uint64_t mllm_prefill_bytes(const qwen2_5_vl::TextConfig& config, std::int64_t tokens,
-                                 std::int64_t dtype_bytes, AttentionPath path) {
+std::uint64_t mllm_prefill_bytes(const qwen2_5_vl::TextConfig& config,
+                                 std::int64_t tokens,
+                                 std::int64_t dtype_bytes,
+                                 AttentionPath path) {
   const u64 b = u(dtype_bytes);
   const u64 n = u(tokens);
   const u64 h = u(config.hidden_size);
@@ -84,15 +86,17 @@ ImageSize mllm_image_size(ImageSize size, std::int64_t max_side) {
 //                    [CPU: + n*P*P*4 scores of the full-attention blocks, the widest],
 //         MLP: gate and up 2*P*I*b + activation P*I*b + down P*C*b)
 //   + merger: P/4 rows of 4C: MLP hidden (P/4)*4C*b + output (P/4)*out_hidden*b
-std::uint64_t vit_bytes(const qwen2_5_vl::VisionConfig& config, ImageSize size,
-                        std::int64_t dtype_bytes, AttentionPath path) {
+std::uint64_t vit_bytes(const qwen2_5_vl::VisionConfig& config,
+                        ImageSize size,
+                        std::int64_t dtype_bytes,
+                        AttentionPath path) {
   const u64 b = u(dtype_bytes);
   const u64 p = u((size.height / config.patch_size) * (size.width / config.patch_size));
   const u64 c = u(config.hidden_size);
   const u64 d = u(config.head_dim());
   const u64 inter = u(config.intermediate_size);
-  const u64 patch_features = u(config.in_channels * config.temporal_patch_size *
-                               config.patch_size * config.patch_size);
+  const u64 patch_features =
+      u(config.in_channels * config.temporal_patch_size * config.patch_size * config.patch_size);
   const u64 input = p * patch_features * (kF32 + b) + 2 * p * d * kF32 + 2 * p * c * b;
   u64 attention = 3 * p * c * b + 2 * p * c * b + p * c * b + p * c * b;
   if (path.cpu_attention) attention += u(config.num_heads) * p * p * kF32;
@@ -120,9 +124,12 @@ std::int64_t dit_frame_tokens(const cosmos_dit::Config& config, ImageSize size) 
 //   + sampler state: the latents of every frame [16, h/8, w/8] in fp32, input and velocity per
 //     branch plus 3 UniPC history entries: (2B + 3) * sum(16 * h/8 * w/8) * 4
 // Attention is flash-style on a GPU: no S x S matrix.
-std::uint64_t dit_step_bytes(const cosmos_dit::Config& config, const std::vector<ImageSize>& frames,
-                             std::int64_t context_tokens, std::int64_t branches,
-                             std::int64_t dtype_bytes, AttentionPath path) {
+std::uint64_t dit_step_bytes(const cosmos_dit::Config& config,
+                             const std::vector<ImageSize>& frames,
+                             std::int64_t context_tokens,
+                             std::int64_t branches,
+                             std::int64_t dtype_bytes,
+                             AttentionPath path) {
   const u64 b = u(dtype_bytes);
   std::int64_t tokens = 0;
   std::int64_t latent_pixels = 0;
@@ -150,9 +157,12 @@ std::uint64_t dit_step_bytes(const cosmos_dit::Config& config, const std::vector
 //   + one layer's normalisation in fp32 (upcast and result) 2 * L*H * 4
 //   + projection output before and after GELU, per branch: 2 * branches * L * E * b
 // (E = the connector's output width; the negative branch is a prefix of the same rows).
-std::uint64_t connector_bytes(const cosmos_dit::Config& config, std::int64_t context_tokens,
-                              std::int64_t mllm_layers, std::int64_t mllm_hidden,
-                              std::int64_t branches, std::int64_t dtype_bytes) {
+std::uint64_t connector_bytes(const cosmos_dit::Config& config,
+                              std::int64_t context_tokens,
+                              std::int64_t mllm_layers,
+                              std::int64_t mllm_hidden,
+                              std::int64_t branches,
+                              std::int64_t dtype_bytes) {
   const u64 b = u(dtype_bytes);
   const u64 l = u(context_tokens);
   const u64 e = u(config.use_crossattn_projection ? config.encoder_hidden_states_channels
@@ -163,11 +173,13 @@ std::uint64_t connector_bytes(const cosmos_dit::Config& config, std::int64_t con
 
 // Cached per image: connector output B*L*E*b + every block's context k and v 2*blocks*B*L*D*b.
 std::uint64_t dit_context_cache_bytes(const cosmos_dit::Config& config,
-                                      std::int64_t context_tokens, std::int64_t branches,
+                                      std::int64_t context_tokens,
+                                      std::int64_t branches,
                                       std::int64_t dtype_bytes) {
   const u64 b = u(dtype_bytes);
   const u64 bl = u(branches) * u(context_tokens);
-  return bl * u(config.context_dim()) * b + 2 * u(config.num_layers) * bl * u(config.hidden_size()) * b;
+  return bl * u(config.context_dim()) * b +
+         2 * u(config.num_layers) * bl * u(config.hidden_size()) * b;
 }
 
 // Decoder, single image (2D path). Widths C_0..C_n = decoder_dims(); stage i runs at
@@ -177,8 +189,10 @@ std::uint64_t dit_context_cache_bytes(const cosmos_dit::Config& config,
 //   (then cast 4P*C*b and a conv to C/2, smaller than the fp32 pair they replace)
 //   residual blocks: vae_res_block above; middle block: two residual blocks and attention.
 // The estimate is the largest of these; the output image 3*h*w*4 (fp32) is added.
-std::uint64_t vae_decode_bytes(const wan_vae::Config& config, ImageSize size,
-                               std::int64_t dtype_bytes, AttentionPath path) {
+std::uint64_t vae_decode_bytes(const wan_vae::Config& config,
+                               ImageSize size,
+                               std::int64_t dtype_bytes,
+                               AttentionPath path) {
   const u64 b = u(dtype_bytes);
   const auto dims = config.decoder_dims();
   const std::int64_t lh = ceil_to(size.height, 8) / 8;
@@ -203,8 +217,10 @@ std::uint64_t vae_decode_bytes(const wan_vae::Config& config, ImageSize size,
 // residual blocks E_i -> E_{i+1}, then (all but the last stage) a stride-2 downsampler whose
 // zero-padded input adds (h/2^i + 1)(w/2^i + 1) * E_{i+1} * b. Plus the fp32 input image 3*h*w*4
 // and the middle block's attention at h/8 x w/8.
-std::uint64_t vae_encode_bytes(const wan_vae::Config& config, ImageSize size,
-                               std::int64_t dtype_bytes, AttentionPath path) {
+std::uint64_t vae_encode_bytes(const wan_vae::Config& config,
+                               ImageSize size,
+                               std::int64_t dtype_bytes,
+                               AttentionPath path) {
   const u64 b = u(dtype_bytes);
   const auto dims = config.encoder_dims();
   const std::int64_t h = ceil_to(size.height, 8);
@@ -216,8 +232,8 @@ std::uint64_t vae_encode_bytes(const wan_vae::Config& config, ImageSize size,
     const std::int64_t sw = w >> i;
     peak = std::max(peak, vae_res_block(dims[i], dims[i + 1], sh * sw, b));
     if (i + 1 < stages) {
-      peak = std::max(peak, u(sh * sw) * u(dims[i + 1]) * b +
-                                u((sh + 1) * (sw + 1)) * u(dims[i + 1]) * b);
+      peak = std::max(
+          peak, u(sh * sw) * u(dims[i + 1]) * b + u((sh + 1) * (sw + 1)) * u(dims[i + 1]) * b);
     }
   }
   peak = std::max(peak, vae_mid_attention(dims.back(), (h / 8) * (w / 8), b, path));

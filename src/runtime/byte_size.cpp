@@ -30,24 +30,32 @@ std::string_view trim(std::string_view s) {
 std::uint64_t parse_byte_size(std::string_view text) {
   const std::string_view s = trim(text);
   std::size_t split = 0;
-  while (split < s.size() && (std::isdigit(static_cast<unsigned char>(s[split])) || s[split] == '.')) {
+  while (split < s.size() &&
+         (std::isdigit(static_cast<unsigned char>(s[split])) || s[split] == '.')) {
     ++split;
   }
   const std::string_view number = s.substr(0, split);
   const std::string unit = lower(trim(s.substr(split)));
   DUOGEN_CHECK(!number.empty(), InvalidArgument,
                "'{}' is not a byte size (expected a number with an optional unit: 24GiB, 80GB, "
-               "1048576)", text);
+               "1048576)",
+               text);
   double value = 0;
   const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
   DUOGEN_CHECK(ec == std::errc() && end == number.data() + number.size() && std::isfinite(value),
                InvalidArgument, "'{}' is not a byte size: bad number '{}'", text, number);
 
-  static constexpr std::array<std::pair<std::string_view, double>, 14> kUnits = {{
-      {"", 1.0},       {"b", 1.0},
-      {"kb", 1e3},     {"mb", 1e6},     {"gb", 1e9},     {"tb", 1e12},
-      {"k", 1e3},      {"m", 1e6},      {"g", 1e9},      {"t", 1e12},
-      {"kib", 0x1p10}, {"mib", 0x1p20}, {"gib", 0x1p30}, {"tib", 0x1p40},
+  static constexpr std::array<std::pair<std::string_view, double>, 10> kUnits = {{
+      {"", 1.0},
+      {"b", 1.0},
+      {"kb", 1e3},
+      {"mb", 1e6},
+      {"gb", 1e9},
+      {"tb", 1e12},
+      {"kib", 0x1p10},
+      {"mib", 0x1p20},
+      {"gib", 0x1p30},
+      {"tib", 0x1p40},
   }};
   for (const auto& [name, scale] : kUnits) {
     if (unit != name) continue;

@@ -39,7 +39,8 @@ std::int64_t dtype_bytes(c10::ScalarType dtype) {
 
 }  // namespace
 
-ModelDescription describe_configs(const qwen2_5_vl::Config& mllm, const cosmos_dit::Config& dit,
+ModelDescription describe_configs(const qwen2_5_vl::Config& mllm,
+                                  const cosmos_dit::Config& dit,
                                   const wan_vae::Config& vae) {
   ModelDescription d;
   d.mllm = mllm;
@@ -59,10 +60,10 @@ ModelDescription describe_model(const pipeline::ModelManifest& manifest) {
   d.vae = wan_vae::Config::from_directory(config_dir(manifest.vae));
   d.mllm_max_side = manifest.mllm_max_side;
 
-  d.mllm_weights = has_weights(manifest.mllm) ? census_of(manifest.mllm, qwen_part)
-                                              : census_qwen_config(d.mllm);
-  d.dit_weights = has_weights(manifest.dit) ? census_of(manifest.dit, dit_part)
-                                            : census_dit_config(d.dit);
+  d.mllm_weights =
+      has_weights(manifest.mllm) ? census_of(manifest.mllm, qwen_part) : census_qwen_config(d.mllm);
+  d.dit_weights =
+      has_weights(manifest.dit) ? census_of(manifest.dit, dit_part) : census_dit_config(d.dit);
   if (manifest.connector && has_weights(*manifest.connector)) {
     // Separately shipped connector weights replace whatever the DiT census counted for it.
     const WeightCensus connector =
@@ -70,10 +71,10 @@ ModelDescription describe_model(const pipeline::ModelManifest& manifest) {
     d.dit_weights.parts["connector"] = connector.parts.at("connector");
     d.dit_weights.source += fmt::format(" + connector {}", connector.source);
   }
-  d.vae_weights = has_weights(manifest.vae) ? census_of(manifest.vae, [](const std::string&) {
-    return std::string("vae");
-  })
-                                            : census_vae_config(d.vae);
+  d.vae_weights =
+      has_weights(manifest.vae)
+          ? census_of(manifest.vae, [](const std::string&) { return std::string("vae"); })
+          : census_vae_config(d.vae);
   const auto name_path = [](WeightCensus& census, const fs::path& path) {
     if (census.from_config) census.source += ": " + path.string();
   };
@@ -92,8 +93,8 @@ const ComponentPlan& MemoryPlan::component(const std::string& name) const {
 }
 
 MemoryPlan plan_memory(const ModelDescription& model, const PlanOptions& options) {
-  DUOGEN_CHECK(options.max_context > 0, InvalidArgument,
-               "max context must be positive, got {}", options.max_context);
+  DUOGEN_CHECK(options.max_context > 0, InvalidArgument, "max context must be positive, got {}",
+               options.max_context);
   DUOGEN_CHECK(options.target.width > 0 && options.target.height > 0, InvalidArgument,
                "target size must be positive, got {}x{}", options.target.width,
                options.target.height);
@@ -131,8 +132,8 @@ MemoryPlan plan_memory(const ModelDescription& model, const PlanOptions& options
   const std::uint64_t prefill = mllm_prefill_bytes(text, tokens, b, path);
   std::uint64_t vit = 0;
   for (const auto& f : options.condition_frames) {
-    vit = std::max(vit, vit_bytes(model.mllm.vision, mllm_image_size(f, model.mllm_max_side), b,
-                                  path));
+    vit = std::max(vit,
+                   vit_bytes(model.mllm.vision, mllm_image_size(f, model.mllm_max_side), b, path));
   }
   mllm.activation_parts = {{"prefill", prefill}, {"vit", vit}};
   mllm.activations = std::max(prefill, vit);
@@ -200,14 +201,18 @@ MemoryPlan plan_memory(const ModelDescription& model, const PlanOptions& options
 
 const char* to_string(Fit fit) {
   switch (fit) {
-    case Fit::kResident: return "fits resident";
-    case Fit::kOffload: return "fits with offload";
-    case Fit::kNone: return "does not fit";
+    case Fit::kResident:
+      return "fits resident";
+    case Fit::kOffload:
+      return "fits with offload";
+    case Fit::kNone:
+      return "does not fit";
   }
   return "?";
 }
 
-BudgetVerdict judge_budget(const ModelDescription& model, const MemoryPlan& plan,
+BudgetVerdict judge_budget(const ModelDescription& model,
+                           const MemoryPlan& plan,
                            std::uint64_t budget) {
   BudgetVerdict v;
   v.budget = budget;
@@ -243,17 +248,14 @@ BudgetVerdict judge_budget(const ModelDescription& model, const MemoryPlan& plan
 json plan_to_json(const MemoryPlan& plan, const std::optional<BudgetVerdict>& verdict) {
   const auto& o = plan.options;
   json frames = json::array();
-  for (const auto& f : o.condition_frames) frames.push_back({{"width", f.width}, {"height", f.height}});
+  for (const auto& f : o.condition_frames)
+    frames.push_back({{"width", f.width}, {"height", f.height}});
   json out;
   out["estimate"] = true;
-  out["options"] = {{"width", o.target.width},
-                    {"height", o.target.height},
-                    {"condition_frames", frames},
-                    {"max_context", o.max_context},
-                    {"dtype", c10::toString(o.dtype)},
-                    {"device", o.cpu ? "cpu" : "cuda"},
-                    {"cfg_branches", o.cfg_branches},
-                    {"reserve", o.reserve}};
+  out["options"] = {{"width", o.target.width},         {"height", o.target.height},
+                    {"condition_frames", frames},      {"max_context", o.max_context},
+                    {"dtype", c10::toString(o.dtype)}, {"device", o.cpu ? "cpu" : "cuda"},
+                    {"cfg_branches", o.cfg_branches},  {"reserve", o.reserve}};
   const auto parts = [](const std::vector<std::pair<std::string, std::uint64_t>>& list) {
     json j = json::object();
     for (const auto& [k, v] : list) j[k] = v;
@@ -308,13 +310,11 @@ std::string plan_to_text(const MemoryPlan& plan, const std::optional<BudgetVerdi
       o.target.width, o.target.height, o.condition_frames.size(),
       frames.empty() ? "" : " (" + frames + ")", o.max_context, c10::toString(o.dtype),
       o.cpu ? "cpu" : "cuda", o.cfg_branches);
-  out += fmt::format("  {:<10} {:>12} {:>12} {:>12} {:>12}\n", "component", "parameters",
-                     "weights", "cache", "activations");
+  out += fmt::format("  {:<10} {:>12} {:>12} {:>12} {:>12}\n", "component", "parameters", "weights",
+                     "cache", "activations");
   for (const auto& c : plan.components) {
-    out += fmt::format("  {:<10} {:>12} {:>12} {:>12} {:>12}\n", c.name,
-                       human_count(c.parameters),
-                       format_bytes(c.weights), format_bytes(c.cache),
-                       format_bytes(c.activations));
+    out += fmt::format("  {:<10} {:>12} {:>12} {:>12} {:>12}\n", c.name, human_count(c.parameters),
+                       format_bytes(c.weights), format_bytes(c.cache), format_bytes(c.activations));
     const auto detail = [&out](const char* what,
                                const std::vector<std::pair<std::string, std::uint64_t>>& list) {
       if (list.empty()) return;
@@ -331,10 +331,10 @@ std::string plan_to_text(const MemoryPlan& plan, const std::optional<BudgetVerdi
   }
   const std::string reserve =
       o.reserve > 0 ? fmt::format(" + reserve {}", format_bytes(o.reserve)) : "";
-  out += fmt::format(
-      "\n  all resident:  {} (weights {} + run caches {} + {} working set {}{})\n",
-      format_bytes(plan.all_resident), format_bytes(plan.weights), format_bytes(plan.run_caches),
-      plan.largest_working_component, format_bytes(plan.largest_working), reserve);
+  out += fmt::format("\n  all resident:  {} (weights {} + run caches {} + {} working set {}{})\n",
+                     format_bytes(plan.all_resident), format_bytes(plan.weights),
+                     format_bytes(plan.run_caches), plan.largest_working_component,
+                     format_bytes(plan.largest_working), reserve);
   out += fmt::format(
       "  offload:       device peak {} ({} weights + working set, + run caches {}{}); pinned "
       "host {}\n",

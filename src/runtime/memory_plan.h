@@ -73,7 +73,8 @@ struct ModelDescription {
 // file at fault.
 ModelDescription describe_model(const pipeline::ModelManifest& manifest);
 // A description from configs alone (weights counted from the shapes the loaders request).
-ModelDescription describe_configs(const qwen2_5_vl::Config& mllm, const cosmos_dit::Config& dit,
+ModelDescription describe_configs(const qwen2_5_vl::Config& mllm,
+                                  const cosmos_dit::Config& dit,
                                   const wan_vae::Config& vae);
 
 struct ComponentPlan {
@@ -81,7 +82,7 @@ struct ComponentPlan {
   std::string source;
   std::int64_t parameters = 0;
   std::uint64_t weights = 0;
-  std::uint64_t cache = 0;        // persistent: for the run, or per image (cache_per_image)
+  std::uint64_t cache = 0;  // persistent: for the run, or per image (cache_per_image)
   bool cache_per_image = false;
   std::uint64_t activations = 0;  // peak temporaries of its largest pass
   // Breakdowns, in report order: weight parts, cache parts, activation passes.
@@ -93,15 +94,15 @@ struct ComponentPlan {
 struct MemoryPlan {
   PlanOptions options;
   std::vector<ComponentPlan> components;
-  std::uint64_t weights = 0;              // sum over components
-  std::uint64_t run_caches = 0;           // caches that live for the whole run
-  std::uint64_t largest_working = 0;      // max over components of activations + per-image cache
+  std::uint64_t weights = 0;          // sum over components
+  std::uint64_t run_caches = 0;       // caches that live for the whole run
+  std::uint64_t largest_working = 0;  // max over components of activations + per-image cache
   std::string largest_working_component;
-  std::uint64_t all_resident = 0;         // weights + run_caches + largest_working + reserve
+  std::uint64_t all_resident = 0;  // weights + run_caches + largest_working + reserve
   // max(weights_c + activations_c + per-image cache_c) + run_caches + reserve
   std::uint64_t offload_device_peak = 0;
-  std::string offload_peak_component;     // the component that sets it
-  std::uint64_t pinned_host = 0;          // weights held in pinned host memory when offloading
+  std::string offload_peak_component;  // the component that sets it
+  std::uint64_t pinned_host = 0;       // weights held in pinned host memory when offloading
 
   const ComponentPlan& component(const std::string& name) const;  // InvalidArgument if absent
 };
@@ -124,7 +125,8 @@ struct BudgetVerdict {
   std::int64_t frames_limit = 0;  // the most frames checked
 };
 
-BudgetVerdict judge_budget(const ModelDescription& model, const MemoryPlan& plan,
+BudgetVerdict judge_budget(const ModelDescription& model,
+                           const MemoryPlan& plan,
                            std::uint64_t budget);
 
 nlohmann::json plan_to_json(const MemoryPlan& plan, const std::optional<BudgetVerdict>& verdict);

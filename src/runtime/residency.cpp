@@ -13,7 +13,8 @@ ResidencyManager::ResidencyManager(std::uint64_t budget_bytes, std::unique_ptr<M
     : budget_(budget_bytes),
       engine_(engine ? std::move(engine) : std::make_unique<SynchronousMoveEngine>()) {}
 
-void ResidencyManager::add(const std::string& name, std::uint64_t bytes,
+void ResidencyManager::add(const std::string& name,
+                           std::uint64_t bytes,
                            std::shared_ptr<Movable> component) {
   DUOGEN_CHECK(component != nullptr, InvalidArgument, "residency: component '{}' is null", name);
   DUOGEN_CHECK(!entries_.contains(name), InvalidArgument,
@@ -41,7 +42,9 @@ std::string ResidencyManager::describe_resident() const {
   for (const auto& [name, e] : entries_) {
     if (e.where == Where::kHost) continue;
     out += fmt::format("{}{} {} ({})", out.empty() ? "" : ", ", name, format_bytes(e.bytes),
-                       e.pinned ? "pinned" : e.acquired > 0 ? "acquired" : "idle");
+                       e.pinned         ? "pinned"
+                       : e.acquired > 0 ? "acquired"
+                                        : "idle");
   }
   return out.empty() ? "none" : out;
 }
@@ -89,10 +92,15 @@ void ResidencyManager::make_resident(const std::string& name) {
                  "bytes)",
                  name, format_bytes(e.bytes), e.bytes, format_bytes(budget_), budget_);
     if (!make_room(e.bytes, name, /*dry_run=*/false)) {
+      std::uint64_t in_use = 0;
+      for (const auto& [other, o] : entries_) {
+        if (o.where != Where::kHost && !o.idle()) in_use += o.bytes;
+      }
       DUOGEN_FAIL(BudgetError,
-                  "residency: cannot make room for '{}' ({} bytes): {} of {} ({} bytes) are in "
-                  "use and nothing idle is left to evict; resident: {}",
-                  name, e.bytes, format_bytes(device_bytes_), format_bytes(budget_), budget_,
+                  "residency: cannot make room for '{}' ({} bytes): components in use hold {} "
+                  "of the {} ({} bytes) budget and evicting every idle one would not free "
+                  "enough; resident: {}",
+                  name, e.bytes, format_bytes(in_use), format_bytes(budget_), budget_,
                   describe_resident());
     }
     move_in(name, e);
@@ -111,8 +119,7 @@ void ResidencyManager::acquire(const std::string& name) {
 
 void ResidencyManager::release(const std::string& name) {
   Entry& e = entry(name);
-  DUOGEN_CHECK(e.acquired > 0, InvalidArgument, "residency: '{}' released but not acquired",
-               name);
+  DUOGEN_CHECK(e.acquired > 0, InvalidArgument, "residency: '{}' released but not acquired", name);
   --e.acquired;
   e.last_use = ++clock_;
 }

@@ -25,7 +25,8 @@ io::WeightStore meta_store() {
       options);
 }
 
-WeightCensus census_materialized(const io::WeightStore& store, const PartOf& part_of,
+WeightCensus census_materialized(const io::WeightStore& store,
+                                 const PartOf& part_of,
                                  std::string_view what) {
   WeightCensus census;
   census.source = fmt::format("{} config only, no weights on disk", what);
@@ -73,7 +74,8 @@ WeightCensus census_checkpoint(const io::Checkpoint& checkpoint, const PartOf& p
   WeightCensus census;
   census.source = fmt::format("checkpoint headers: {}", checkpoint.describe());
   for (const auto& file : checkpoint.files()) {
-    for (const auto& info : file.tensors()) census.add(part_of(info.name), info.numel(), info.dtype);
+    for (const auto& info : file.tensors())
+      census.add(part_of(info.name), info.numel(), info.dtype);
   }
   return census;
 }

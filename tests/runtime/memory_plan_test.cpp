@@ -1,6 +1,8 @@
 // The memory planner on the tiny model written at test time (weights against sums taken here
 // from the safetensors headers, the KV formula against the config read here, monotonicity) and on
 // config-only descriptions with the real Qwen2.5-VL-7B / Cosmos-Predict2.5-2B / Wan2.1 shapes.
+#include "runtime/memory_plan.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,7 +12,6 @@
 #include "io/safetensors.h"
 #include "pipeline/manifest.h"
 #include "runtime/byte_size.h"
-#include "runtime/memory_plan.h"
 #include "runtime/runtime_fixtures.h"
 
 namespace duogen::runtime {
@@ -32,9 +33,8 @@ HeaderSum header_sum(const fs::path& dir, std::size_t float_bytes) {
     if (entry.path().extension() != ".safetensors") continue;
     const auto file = io::SafetensorsFile::open(entry.path());
     for (const auto& t : file.tensors()) {
-      const std::uint64_t b =
-          static_cast<std::uint64_t>(t.numel()) * (is_floating(t.dtype) ? float_bytes
-                                                                         : element_size(t.dtype));
+      const std::uint64_t b = static_cast<std::uint64_t>(t.numel()) *
+                              (is_floating(t.dtype) ? float_bytes : element_size(t.dtype));
       s.bytes += b;
       s.parameters += t.numel();
       if (t.name.starts_with("visual.")) s.visual_bytes += b;
@@ -207,9 +207,9 @@ TEST_F(TinyPlan, TotalsAndVerdicts) {
   const std::uint64_t weights = mllm.weights + dit.weights + vae.weights;
   const std::uint64_t working =
       std::max({mllm.activations, dit.activations + dit.cache, vae.activations});
-  const std::uint64_t unit = std::max({mllm.weights + mllm.activations,
-                                       dit.weights + dit.activations + dit.cache,
-                                       vae.weights + vae.activations});
+  const std::uint64_t unit =
+      std::max({mllm.weights + mllm.activations, dit.weights + dit.activations + dit.cache,
+                vae.weights + vae.activations});
   EXPECT_EQ(plan.run_caches, mllm.cache);
   EXPECT_EQ(plan.all_resident, weights + mllm.cache + working);
   EXPECT_EQ(plan.offload_device_peak, unit + mllm.cache);
@@ -268,8 +268,8 @@ TEST_F(TinyPlan, RejectsBadOptions) {
 class RealPlan : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    model_ = new ModelDescription(
-        describe_model(pipeline::read_manifest(testing::real_config_dir())));
+    model_ =
+        new ModelDescription(describe_model(pipeline::read_manifest(testing::real_config_dir())));
   }
   static void TearDownTestSuite() { delete model_; }
   static PlanOptions options(std::int64_t frames) {

@@ -25,12 +25,12 @@ bool contains(const std::string& haystack, const std::string& needle) {
 }
 
 TEST(PlanCli, PrintsTheTableForATinyModel) {
-  const auto r = duogen({"plan", testing::tiny_model_dir().string(), "--condition-frames", "2",
-                         "--budget", "1GiB"});
+  const auto r = duogen(
+      {"plan", testing::tiny_model_dir().string(), "--condition-frames", "2", "--budget", "1GiB"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* part : {"component", "mllm", "dit", "vae", "tokenizer", "kv_cache",
-                           "all resident", "offload", "pinned host", "fits resident",
-                           "2 condition frame(s)", "checkpoint headers"}) {
+  for (const char* part :
+       {"component", "mllm", "dit", "vae", "tokenizer", "kv_cache", "all resident", "offload",
+        "pinned host", "fits resident", "2 condition frame(s)", "checkpoint headers"}) {
     EXPECT_TRUE(contains(r.out, part)) << part << " missing from:\n" << r.out;
   }
 }
@@ -62,15 +62,15 @@ TEST(PlanCli, RealShapesFromConfigsAlone) {
 
 TEST(PlanCli, BadSizesAreUsageErrors) {
   const std::string model = testing::tiny_model_dir().string();
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"plan", model, "--budget", "12XB"},
-           {"plan", model, "--budget", "-5GB"},
-           {"plan", model, "--budget", ""},
-           {"plan", model, "--reserve", "lots"},
-           {"plan", model, "--dtype", "int8"},
-           {"plan", model, "--condition-size", "768"},
-           {"plan", model, "--width", "0"},
-           {"plan"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"plan", model, "--budget", "12XB"},
+                                             {"plan", model, "--budget", "-5GB"},
+                                             {"plan", model, "--budget", ""},
+                                             {"plan", model, "--reserve", "lots"},
+                                             {"plan", model, "--dtype", "int8"},
+                                             {"plan", model, "--condition-size", "768"},
+                                             {"plan", model, "--width", "0"},
+                                             {"plan"}}) {
     const auto r = duogen(args);
     EXPECT_EQ(r.exit_code, 2) << fmt::format("duogen {}: {}", fmt::join(args, " "), r.err);
     EXPECT_FALSE(r.err.empty());

@@ -1,12 +1,12 @@
 // ResidencyManager with fake components that record their moves, under a fake byte budget.
+#include "runtime/residency.h"
+
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
-
-#include "runtime/residency.h"
 
 namespace duogen::runtime {
 namespace {
@@ -165,7 +165,7 @@ TEST(Residency, AcquireWaitsForAPendingPrefetch) {
   Fixture f(100, std::make_unique<DeferredEngine>(&engine_log));
   auto dit = f.add("dit", 50);
   EXPECT_TRUE(f.manager.prefetch("dit"));
-  EXPECT_FALSE(dit->on_device());  // started, not finished
+  EXPECT_FALSE(dit->on_device());            // started, not finished
   EXPECT_EQ(f.manager.device_bytes(), 50u);  // its memory is already accounted for
   f.manager.acquire("dit");
   EXPECT_TRUE(dit->on_device());
@@ -199,7 +199,8 @@ TEST(Residency, NothingLeftToEvictIsAnErrorNamingWhatIsInUse) {
     FAIL() << "no error";
   } catch (const BudgetError& e) {
     const std::string m = e.what();
-    for (const char* part : {"'dit'", "50 bytes", "mllm", "acquired", "kv", "pinned", "100 bytes"}) {
+    for (const char* part :
+         {"'dit'", "50 bytes", "mllm", "acquired", "kv", "pinned", "100 bytes"}) {
       EXPECT_NE(m.find(part), std::string::npos) << part << " missing from: " << m;
     }
   }
@@ -258,7 +259,7 @@ TEST(Residency, PeakNeverExceedsTheBudgetOverARandomSequence) {
   }
   EXPECT_LE(f.manager.peak_device_bytes(), kBudget);
   EXPECT_GT(f.manager.peak_device_bytes(), kBudget / 2);  // the sequence did fill the device
-  EXPECT_GT(errors, 0);  // and hit the no-room case
+  EXPECT_GT(errors, 0);                                   // and hit the no-room case
   EXPECT_GT(f.log.size(), 100u);
 }
 

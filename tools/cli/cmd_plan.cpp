@@ -48,8 +48,7 @@ runtime::ImageSize parse_size(const std::string& text, const char* option) {
                  UsageError, "");
     return size;
   } catch (const std::exception&) {
-    DUOGEN_FAIL(UsageError, "{} '{}': expected WIDTHxHEIGHT in pixels, e.g. 768x768", option,
-                text);
+    DUOGEN_FAIL(UsageError, "{} '{}': expected WIDTHxHEIGHT in pixels, e.g. 768x768", option, text);
   }
 }
 
@@ -83,9 +82,8 @@ void run_plan(const PlanArgs& a) {
   options.reserve = reserve;
   options.target.width = a.width.value_or(manifest.defaults.width.value_or(768));
   options.target.height = a.height.value_or(manifest.defaults.height.value_or(768));
-  const runtime::ImageSize frame = a.condition_size.empty()
-                                       ? options.target
-                                       : parse_size(a.condition_size, "--condition-size");
+  const runtime::ImageSize frame =
+      a.condition_size.empty() ? options.target : parse_size(a.condition_size, "--condition-size");
   options.condition_frames.assign(static_cast<std::size_t>(a.condition_frames), frame);
 
   const runtime::ModelDescription model = runtime::describe_model(manifest);
@@ -97,7 +95,8 @@ void run_plan(const PlanArgs& a) {
     j["model"] = manifest.file.string();
     std::cout << j.dump(2) << "\n";
   } else {
-    std::cout << "model: " << manifest.file.string() << "\n" << runtime::plan_to_text(plan, verdict);
+    std::cout << "model: " << manifest.file.string() << "\n"
+              << runtime::plan_to_text(plan, verdict);
   }
 }
 
@@ -118,8 +117,8 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--max-context", args->max_context, "KV cache capacity in tokens")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24));
   cmd->add_option("--dtype", args->dtype, "Compute dtype: bf16, fp16 or fp32")
-      ->check(CLI::IsMember({"bf16", "fp16", "fp32", "bfloat16", "float16", "float32", "f16",
-                             "f32"}));
+      ->check(
+          CLI::IsMember({"bf16", "fp16", "fp32", "bfloat16", "float16", "float32", "f16", "f32"}));
   cmd->add_option("--device", args->device,
                   "cuda (flash attention) or cpu (the reference attention's S x S scores count)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
