@@ -13,5 +13,7 @@ void add_vae_command(CLI::App& app);
 void add_chat_command(CLI::App& app);
 // generate, t2i, edit, init-tiny
 void add_generate_commands(CLI::App& app);
+// plan: memory plan of a run
+void add_plan_command(CLI::App& app);
 
 }  // namespace duogen::cli

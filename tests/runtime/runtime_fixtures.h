@@ -1,0 +1,18 @@
+// Shared by the runtime tests: the tiny model `duogen init-tiny` writes (made once per test
+// binary) and a config-only directory with the real model shapes.
+#pragma once
+
+#include <filesystem>
+
+namespace duogen::testing {
+
+// <temp>/model: the tiny DuoGen model (weights on disk). Written on first use, removed at exit.
+const std::filesystem::path& tiny_model_dir();
+
+// <temp>/real: duogen.json plus mllm/config.json with the Qwen2.5-VL-7B-Instruct shapes
+// (architecture.md §4.1, §5.1) and empty dit/ and vae/ directories, which the config readers
+// fill with the released Cosmos-Predict2.5-2B and Wan2.1 defaults (§8.1, §11.1). No weights:
+// the planner counts them from the configs.
+const std::filesystem::path& real_config_dir();
+
+}  // namespace duogen::testing
