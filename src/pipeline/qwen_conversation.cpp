@@ -58,10 +58,13 @@ QwenConversation::QwenConversation(const ModelManifest& manifest,
     : manifest_(manifest),
       options_(options),
       tokenizer_(tokenizer::load_tokenizer(manifest.tokenizer)),
-      model_(qwen2_5_vl::Model::load(manifest.mllm, {options.dtype, options.device, {}})),
+      model_(qwen2_5_vl::Model::load(
+          manifest.mllm,
+          {options.dtype, options.device, {.initial_capacity = options.context_capacity}})),
       vision_(qwen2_5_vl::VisionTower::load(manifest.mllm, options.dtype, options.device)),
       processor_(make_processor(manifest)),
-      template_(*tokenizer_, template_options(manifest)) {
+      template_(*tokenizer_, template_options(manifest)),
+      hidden_(options.context_capacity) {
   const std::int64_t vocab = model_.config().text.vocab_size;
   DUOGEN_CHECK(manifest.bov_token_id < vocab && manifest.eov_token_id < vocab, FormatError,
                "{}: <BOV> id {} / end-of-vision id {} are outside the MLLM's vocabulary of {}",
@@ -95,7 +98,7 @@ void QwenConversation::feed(const std::vector<std::int64_t>& ids, const at::Tens
   chunk.capture_hidden_states = true;
   const qwen2_5_vl::ChunkOutput out = model_.forward(*session_, chunk);
   logits_ = out.logits;
-  hidden_chunks_.push_back(out.hidden_states);
+  hidden_.append(out.hidden_states);
   tokens_.insert(tokens_.end(), ids.begin(), ids.end());
 }
 
@@ -103,7 +106,7 @@ std::int64_t QwenConversation::start(const std::vector<Message>& messages, std::
   c10::InferenceMode guard;
   session_ = model_.new_session();
   tokens_.clear();
-  hidden_chunks_.clear();
+  hidden_.clear();
   user_images_.clear();
   sampler_.reset();
   seed_ = seed;
@@ -190,10 +193,7 @@ std::string QwenConversation::token_text(std::int64_t token) {
 std::string QwenConversation::flush_text() { return decoder_ ? decoder_->finish() : ""; }
 
 at::Tensor QwenConversation::hidden_states(std::int64_t end) {
-  DUOGEN_CHECK(end > 0 && end <= length(), InvalidArgument,
-               "hidden states up to {} requested, the context has {} tokens", end, length());
-  if (hidden_chunks_.size() > 1) hidden_chunks_ = {at::cat(hidden_chunks_, 1)};
-  return hidden_chunks_.front().slice(1, 0, end);
+  return hidden_.prefix(end);
 }
 
 void QwenConversation::append_image(const at::Tensor& rgb) {

@@ -11,6 +11,7 @@
 #include "models/qwen2_5_vl/image_processor.h"
 #include "models/qwen2_5_vl/model.h"
 #include "models/qwen2_5_vl/vision.h"
+#include "pipeline/hidden_state_buffer.h"
 #include "pipeline/interleaved.h"
 #include "pipeline/manifest.h"
 #include "sampling/token_sampler.h"
@@ -23,6 +24,9 @@ namespace duogen::pipeline {
 struct ConversationOptions {
   c10::ScalarType dtype = c10::kFloat;
   c10::Device device = c10::kCPU;
+  // Context tokens the KV cache and the kept hidden states are allocated for up front; a longer
+  // conversation grows them in 256-token steps (one copy each). `duogen plan` assumes the same.
+  std::int64_t context_capacity = 4096;
 };
 
 class QwenConversation final : public ConversationModel {
@@ -67,7 +71,7 @@ class QwenConversation final : public ConversationModel {
 
   std::optional<qwen2_5_vl::Session> session_;
   std::vector<std::int64_t> tokens_;
-  std::vector<at::Tensor> hidden_chunks_;  // [L + 1, n, H] per fed chunk
+  HiddenStateBuffer hidden_;  // [L + 1, tokens, H]
   at::Tensor logits_;
   std::optional<sampling::TokenSampler> sampler_;
   std::uint64_t seed_ = 0;
