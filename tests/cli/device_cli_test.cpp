@@ -110,15 +110,19 @@ TEST_F(DeviceCli, AMissingCudaDeviceFailsWithExitOneNamingIt) {
   }
 }
 
-TEST_F(DeviceCli, T2iRunsInBf16OnTheCpu) {
-  const auto r = duogen({"t2i", "--model", model().string(), "--prompt", "a bowl", "--out",
-                         path("bf16.png"), "--steps", "1", "--width", "32", "--height", "48",
-                         "--dtype", "bf16", "--device", "cpu"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(contains(r.err, "BFloat16")) << r.err;  // the load line names the dtype
-  const auto image = io::read_image_rgb(path("bf16.png"));
-  EXPECT_EQ(image.size(0), 48);
-  EXPECT_EQ(image.size(1), 32);
+TEST_F(DeviceCli, T2iRunsInBf16AndFp16OnTheCpu) {
+  for (const auto& [dtype, aten_name] : std::vector<std::pair<std::string, std::string>>{
+           {"bf16", "BFloat16"}, {"fp16", "Half"}}) {
+    const std::string out = path(dtype + ".png");
+    const auto r = duogen({"t2i", "--model", model().string(), "--prompt", "a bowl", "--out", out,
+                           "--steps", "1", "--width", "32", "--height", "48", "--dtype", dtype,
+                           "--device", "cpu"});
+    ASSERT_EQ(r.exit_code, 0) << dtype << ": " << r.err;
+    EXPECT_TRUE(contains(r.err, "(cpu, " + aten_name + ")")) << r.err;  // the load line
+    const auto image = io::read_image_rgb(out);
+    EXPECT_EQ(image.size(0), 48) << dtype;
+    EXPECT_EQ(image.size(1), 32) << dtype;
+  }
 }
 
 TEST_F(DeviceCli, GenerateRunsInBf16OnTheCpu) {
