@@ -37,7 +37,7 @@ struct Cli {
     app.require_subcommand(1);
     add_bench_command(
         app,
-        [this](const pipeline::ModelManifest&) {
+        [this](const pipeline::ModelManifest&, const DevicePlacement&) {
           ++loads;
           LoadedModels m;
           m.mllm = std::make_unique<SeededConversation>();
@@ -52,7 +52,7 @@ struct Cli {
           const auto it = env.find(name);
           return it == env.end() ? nullptr : it->second.c_str();
         });
-    add_judge_command(app, [this](const fs::path&) {
+    add_judge_command(app, [this](const fs::path&, const DevicePlacement&) {
       LoadedModels m;
       auto judge = std::make_unique<SeededConversation>();
       judge->answer = judge_answer;

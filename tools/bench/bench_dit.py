@@ -44,16 +44,24 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def diffusers_worker(model_dir: str, height: int, width: int, conditions: int, context_len: int) -> None:
+def install_transforms_shim() -> None:
+    """diffusers' Cosmos model resizes the padding mask with torchvision, which is not a
+    dependency here; NEAREST resizing is torch's interpolate."""
     import torch
     import diffusers.models.transformers.transformer_cosmos as tc
-    from diffusers import CosmosTransformer3DModel
 
-    if not hasattr(tc, "transforms"):  # torchvision is not a dependency; NEAREST = interpolate
+    if not hasattr(tc, "transforms"):
         tc.transforms = types.SimpleNamespace(
             functional=types.SimpleNamespace(
                 resize=lambda img, size, interpolation=None: torch.nn.functional.interpolate(img, size=size, mode="nearest")),
             InterpolationMode=types.SimpleNamespace(NEAREST="nearest"))
+
+
+def diffusers_worker(model_dir: str, height: int, width: int, conditions: int, context_len: int) -> None:
+    import torch
+    from diffusers import CosmosTransformer3DModel
+
+    install_transforms_shim()
     model = CosmosTransformer3DModel.from_pretrained(model_dir).eval()
     for name, module in model.named_modules():
         if name.endswith(("norm_q", "norm_k")):

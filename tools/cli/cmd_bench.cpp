@@ -23,6 +23,7 @@
 #include "bench/run.h"
 #include "bench/suite.h"
 #include "core/check.h"
+#include "device_options.h"
 #include "io/atomic_file.h"
 
 namespace duogen::cli {
@@ -38,6 +39,7 @@ struct BenchArgs {
   std::int64_t geneval_images = 4;
   std::optional<std::int64_t> steps, width, height, max_new_tokens, max_images;
   std::optional<double> guidance, temperature;
+  DeviceDtypeArgs placement;
 };
 
 std::optional<fs::path> opt_path(const std::string& s) {
@@ -58,6 +60,7 @@ void run_bench_command(const BenchArgs& a, const BenchModelLoader& load_models,
                        const EnvLookup& getenv) {
   DUOGEN_CHECK(!a.suite.empty(), UsageError, "bench: --suite is required");
   DUOGEN_CHECK(!a.out.empty(), UsageError, "bench: --out is required");
+  const DevicePlacement placement = resolve(a.placement);
   bench::SuiteReadOptions read;
   if (!a.suite_format.empty()) read.format = bench::parse_suite_format(a.suite_format);
   if (!a.images.empty()) read.image_root = fs::path(a.images);
@@ -92,7 +95,7 @@ void run_bench_command(const BenchArgs& a, const BenchModelLoader& load_models,
   spdlog::info("suite {} ({}): {} samples; shard {}/{} -> {}", a.suite, to_string(suite.format),
                suite.samples.size(), options.shard.index, options.shard.count,
                options.out_dir.string());
-  LoadedModels models = load_models(manifest);
+  LoadedModels models = load_models(manifest, placement);
   DUOGEN_CHECK(models.mllm && models.images, InvalidArgument,
                "bench: the model loader returned no MLLM or no image model");
   bench::BenchModels m{&manifest, models.mllm.get(), models.images.get(), models.lookup,
@@ -225,6 +228,7 @@ void add_bench_command(CLI::App& app, BenchModelLoader load_models, EnvLookup ge
       ->check(CLI::Range(0, 256));
   cmd->add_option("--temperature", a->temperature, "text sampling temperature")
       ->check(CLI::Range(0.0, 10.0));
+  add_device_dtype_options(cmd, a->placement);
   add_merge(cmd);
   add_export(cmd);
   add_aggregate(cmd);
@@ -241,6 +245,7 @@ void add_judge_command(CLI::App& app, JudgeModelLoader load_judge) {
     std::string run, rubric = "configs/judge_rubric.json", export_file, import_file, judge_model;
     std::string batch_model = "gpt-4o";
     std::int64_t max_tokens = 512;
+    DeviceDtypeArgs placement;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--run", a->run, "run directory")->required();
@@ -254,6 +259,7 @@ void add_judge_command(CLI::App& app, JudgeModelLoader load_judge) {
   imp->excludes(local);
   cmd->add_option("--batch-model", a->batch_model, "the model named in exported requests");
   cmd->add_option("--max-tokens", a->max_tokens, "judge answer length")->check(CLI::Range(16, 8192));
+  add_device_dtype_options(cmd, a->placement);
   cmd->callback([a, load_judge] {
     const bench::Rubric rubric = bench::read_rubric(a->rubric);
     if (!a->export_file.empty()) {
@@ -269,7 +275,7 @@ void add_judge_command(CLI::App& app, JudgeModelLoader load_judge) {
     } else {
       DUOGEN_CHECK(!a->judge_model.empty(), UsageError,
                    "judge: give --export FILE, --import FILE or --judge-model DIR");
-      LoadedModels judge = load_judge(a->judge_model);
+      LoadedModels judge = load_judge(a->judge_model, resolve(a->placement));
       DUOGEN_CHECK(judge.mllm != nullptr, InvalidArgument, "judge: the loader returned no model");
       bench::LocalJudgeSettings settings;
       settings.stop_token_ids = judge.stop_token_ids;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 
+#include "core/device.h"
 #include "pipeline/interleaved.h"
 #include "pipeline/manifest.h"
 #include "pipeline/runner.h"
@@ -27,10 +28,12 @@ struct LoadedModels {
   std::set<std::int64_t> stop_token_ids;         // end of turn / end of text
 };
 
-// Builds the models of a resolved DuoGen model manifest (bench).
-using BenchModelLoader = std::function<LoadedModels(const pipeline::ModelManifest&)>;
+// Builds the models of a resolved DuoGen model manifest (bench) on the --device/--dtype given.
+using BenchModelLoader =
+    std::function<LoadedModels(const pipeline::ModelManifest&, const DevicePlacement&)>;
 // Builds a text-only judge from a Qwen2.5-VL checkpoint directory (images may stay null).
-using JudgeModelLoader = std::function<LoadedModels(const std::filesystem::path& mllm_dir)>;
+using JudgeModelLoader =
+    std::function<LoadedModels(const std::filesystem::path& mllm_dir, const DevicePlacement&)>;
 // getenv-like lookup; the CLI passes std::getenv, tests a map.
 using EnvLookup = std::function<const char*(const char*)>;
 

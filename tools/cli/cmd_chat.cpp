@@ -1,6 +1,7 @@
 // duogen chat --model DIR (--prompt TEXT | --prompt-file F) [--system S] [--image F]...
 //              [--max-new-tokens N] [--temperature T --top-k K --top-p P --min-p M]
-//              [--repetition-penalty R] [--seed N] [--dtype f32|bf16] [--tokenizer DIR]
+//              [--repetition-penalty R] [--seed N] [--device cpu|cuda[:N]] [--dtype bf16|fp16|fp32]
+//              [--tokenizer DIR]
 // One user turn through the Qwen2.5-VL chat template, then the assistant's reply streamed to
 // stdout as it is generated. Greedy unless --temperature > 0.
 #include <ATen/ATen.h>
@@ -18,7 +19,7 @@
 
 #include "commands.h"
 #include "core/check.h"
-#include "core/dtype.h"
+#include "device_options.h"
 #include "io/json_config.h"
 #include "models/qwen2_5_vl/generate.h"
 #include "models/qwen2_5_vl/generation_config.h"
@@ -46,8 +47,7 @@ struct ChatArgs {
   double min_p = 0.0;
   double repetition_penalty = 1.0;
   std::optional<std::uint64_t> seed;
-  std::string dtype = "f32";
-  std::string device = "cpu";
+  DeviceDtypeArgs placement;
 };
 
 std::filesystem::path tokenizer_path(const ChatArgs& a) {
@@ -72,6 +72,7 @@ std::string read_prompt(const ChatArgs& a) {
 }
 
 void run_chat(const ChatArgs& a) {
+  const DevicePlacement placement = resolve(a.placement);
   const std::string prompt = read_prompt(a);
   const auto tok = tokenizer::load_tokenizer(tokenizer_path(a));
   tokenizer::ChatTemplateOptions template_options;
@@ -94,8 +95,8 @@ void run_chat(const ChatArgs& a) {
   const auto rendered = chat.render({user});
 
   qwen2_5_vl::ModelOptions model_options;
-  model_options.dtype = parse_float_dtype(a.dtype);
-  model_options.device = c10::Device(a.device);
+  model_options.dtype = placement.dtype;
+  model_options.device = placement.device;
   const auto load_start = std::chrono::steady_clock::now();
   const auto model = qwen2_5_vl::Model::load(a.model, model_options);
   spdlog::info(
@@ -181,9 +182,7 @@ void add_chat_command(CLI::App& app) {
   cmd->add_option("--repetition-penalty", a->repetition_penalty, "1 = off")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", a->seed, "sampling seed");
-  cmd->add_option("--dtype", a->dtype, "compute dtype")
-      ->check(CLI::IsMember({"f32", "fp32", "float32", "bf16", "bfloat16"}));
-  cmd->add_option("--device", a->device, "cpu or cuda[:N]");
+  add_device_dtype_options(cmd, a->placement);
   cmd->callback([a, prompt, prompt_file] {
     DUOGEN_CHECK(prompt->count() + prompt_file->count() == 1, UsageError,
                  "chat: give the message with --prompt or --prompt-file");

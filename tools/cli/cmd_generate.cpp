@@ -16,7 +16,7 @@
 
 #include "commands.h"
 #include "core/check.h"
-#include "core/dtype.h"
+#include "device_options.h"
 #include "io/atomic_file.h"
 #include "pipeline/duogen_image_model.h"
 #include "pipeline/job.h"
@@ -36,7 +36,7 @@ struct GenerateArgs {
   std::string prompt;
   std::vector<std::string> images;
   std::string out;
-  std::string dtype = "float32";
+  DeviceDtypeArgs placement;
   bool quiet = false;
   // Job options given on the command line (over duogen.json's defaults, under the job file's).
   std::optional<std::uint64_t> seed;
@@ -52,8 +52,7 @@ void add_model_options(CLI::App* cmd, GenerateArgs& a) {
   cmd->add_option("--dit", a.dit, "Cosmos DiT checkpoint (overrides duogen.json)");
   cmd->add_option("--vae", a.vae, "Wan2.1 VAE checkpoint (overrides duogen.json)");
   cmd->add_option("--tokenizer", a.tokenizer, "tokenizer directory (default: the MLLM's)");
-  cmd->add_option("--dtype", a.dtype, "compute dtype")
-      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+  add_device_dtype_options(cmd, a.placement);
   cmd->add_option("--seed", a.seed, "base seed (image n uses seed + n - 1)");
   cmd->add_option("--steps", a.steps, "sampling steps per image")->check(CLI::Range(1, 1000));
   cmd->add_option("--guidance", a.guidance, "CFG scale")->check(CLI::Range(0.0, 100.0));
@@ -144,14 +143,15 @@ pipeline::ProgressFn progress_printer() {
 
 void run(const GenerateArgs& a, const std::vector<pipeline::Job>& jobs, const fs::path& out_dir,
         bool image_only) {
+  const DevicePlacement placement = resolve(a.placement);
   const pipeline::ModelManifest manifest = manifest_for(a);
   const pipeline::JobOptions cli = cli_options(a);
-  const c10::ScalarType dtype = parse_float_dtype(a.dtype);
-  spdlog::info("loading the MLLM from {}", manifest.mllm.string());
-  pipeline::QwenConversation mllm(manifest, {dtype, c10::kCPU});
+  spdlog::info("loading the MLLM from {} ({}, {})", manifest.mllm.string(), placement.device.str(),
+               c10::toString(placement.dtype));
+  pipeline::QwenConversation mllm(manifest, {placement.dtype, placement.device});
   spdlog::info("loading the DiT from {} and the VAE from {}", manifest.dit.string(),
                manifest.vae.string());
-  pipeline::DuoGenImageModel images(manifest, {dtype, c10::kCPU});
+  pipeline::DuoGenImageModel images(manifest, {placement.dtype, placement.device});
   images.check_context_width(mllm.config().text.num_hidden_layers,
                              mllm.config().text.hidden_size, manifest.mllm);
 

@@ -11,7 +11,7 @@
 
 #include "commands.h"
 #include "core/check.h"
-#include "core/dtype.h"
+#include "device_options.h"
 #include "io/image_io.h"
 #include "io/safetensors.h"
 #include "models/wan_vae/vae.h"
@@ -23,15 +23,16 @@ struct VaeArgs {
   std::string model;
   std::string input;
   std::string out;
-  std::string dtype = "float32";
+  DeviceDtypeArgs placement;
   bool tiling = false;
   std::int64_t tile = 256;
   std::int64_t stride = 192;
 };
 
-wan_vae::WanVAE load(const VaeArgs& a) {
+wan_vae::WanVAE load(const VaeArgs& a, const DevicePlacement& placement) {
   wan_vae::VAEOptions options;
-  options.dtype = parse_float_dtype(a.dtype);
+  options.dtype = placement.dtype;
+  options.device = placement.device;
   options.tiling = {a.tiling, a.tile, a.tile, a.stride, a.stride};
   return wan_vae::WanVAE::load(a.model, options);
 }
@@ -39,8 +40,7 @@ wan_vae::WanVAE load(const VaeArgs& a) {
 void add_common(CLI::App* cmd, VaeArgs& a) {
   cmd->add_option("--model", a.model, "VAE checkpoint directory or .safetensors file")->required();
   cmd->add_option("--out", a.out, "output file")->required();
-  cmd->add_option("--dtype", a.dtype, "compute dtype")
-      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+  add_device_dtype_options(cmd, a.placement);
   cmd->add_flag("--tiling", a.tiling, "tile large images (bounded memory)");
   cmd->add_option("--tile", a.tile, "tile size in pixels (with --tiling)")->check(CLI::PositiveNumber);
   cmd->add_option("--tile-stride", a.stride, "tile stride in pixels (with --tiling)")
@@ -52,13 +52,14 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 void run_encode(const VaeArgs& a) {
+  const DevicePlacement placement = resolve(a.placement);
   const at::Tensor rgb = io::read_image_rgb(a.input);
   DUOGEN_CHECK(rgb.size(0) % 8 == 0 && rgb.size(1) % 8 == 0, InvalidArgument,
                "{}: the image is {}x{}; width and height must be multiples of 8", a.input,
                rgb.size(1), rgb.size(0));
-  const auto vae = load(a);
+  const auto vae = load(a, placement);
   const auto start = std::chrono::steady_clock::now();
-  const at::Tensor latent = vae.encode(wan_vae::pixels_from_image(rgb)).to(at::kFloat);
+  const at::Tensor latent = vae.encode(wan_vae::pixels_from_image(rgb)).to(at::kCPU, at::kFloat);
   spdlog::info("encoded {}x{} in {:.2f} s -> latent {}", rgb.size(1), rgb.size(0),
                seconds_since(start), latent.sizes());
   io::write_safetensors(a.out, {{"latent", latent}},
@@ -66,6 +67,7 @@ void run_encode(const VaeArgs& a) {
 }
 
 void run_decode(const VaeArgs& a) {
+  const DevicePlacement placement = resolve(a.placement);
   const auto file = io::SafetensorsFile::open(a.input);
   const io::TensorInfo* info = file.find("latent");
   DUOGEN_CHECK(info != nullptr, FormatError, "{}: no tensor named 'latent'", a.input);
@@ -73,7 +75,7 @@ void run_decode(const VaeArgs& a) {
   if (latent.dim() == 4) latent = latent.unsqueeze(2);  // [B, 16, h, w] -> one frame
   DUOGEN_CHECK(latent.dim() == 5 && latent.size(0) == 1 && latent.size(2) == 1, InvalidArgument,
                "{}: 'latent' must be one image [1, C, 1, h, w], got {}", a.input, latent.sizes());
-  const auto vae = load(a);
+  const auto vae = load(a, placement);
   const auto start = std::chrono::steady_clock::now();
   const at::Tensor pixels = vae.decode(latent);
   spdlog::info("decoded latent {} in {:.2f} s", latent.sizes(), seconds_since(start));

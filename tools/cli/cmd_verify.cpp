@@ -1,5 +1,5 @@
-// duogen verify --model PATH --reference DUMP [--rtol X] [--json]: run a component on a
-// reference dump's inputs and compare with what the reference implementation produced.
+// duogen verify --model PATH --reference DUMP [--rtol X] [--json] [--device D]: run a component
+// on a reference dump's inputs and compare with what the reference implementation produced.
 // Exit 0 when every output is within tolerance, 1 otherwise.
 #include <fmt/format.h>
 
@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "core/check.h"
+#include "device_options.h"
 #include "verify/verifier.h"
 
 namespace duogen::cli {
@@ -20,6 +21,7 @@ struct VerifyArgs {
   std::string reference;
   std::optional<double> rtol;
   bool json = false;
+  DeviceDtypeArgs placement;  // the dtype is the dump's
 };
 
 void print_report(const verify::VerifyReport& r, bool as_json) {
@@ -57,8 +59,10 @@ void add_verify_command(CLI::App& app) {
                   "relative tolerance on ||a-b||/||b|| (default: the dump's, else 1e-5)")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--json", args->json, "print a JSON report");
+  add_device_dtype_options(cmd, args->placement, /*with_dtype=*/false);
   cmd->callback([args] {
     verify::VerifyOptions options;
+    options.device = resolve(args->placement).device;
     options.model = args->model;
     options.reference = args->reference;
     options.rtol = args->rtol;

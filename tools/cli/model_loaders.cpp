@@ -10,10 +10,13 @@
 namespace duogen::cli {
 namespace {
 
-LoadedModels load_conversation(const pipeline::ModelManifest& manifest) {
+LoadedModels load_conversation(const pipeline::ModelManifest& manifest,
+                               const DevicePlacement& placement) {
   LoadedModels models;
-  spdlog::info("loading the MLLM from {}", manifest.mllm.string());
-  auto mllm = std::make_unique<pipeline::QwenConversation>(manifest, pipeline::ConversationOptions{});
+  spdlog::info("loading the MLLM from {} ({}, {})", manifest.mllm.string(), placement.device.str(),
+               c10::toString(placement.dtype));
+  auto mllm = std::make_unique<pipeline::QwenConversation>(
+      manifest, pipeline::ConversationOptions{placement.dtype, placement.device});
   const pipeline::QwenConversation* raw = mllm.get();
   models.lookup = [raw](const std::string& token) { return raw->token_id(token); };
   models.stop_token_ids = mllm->stop_token_ids();
@@ -23,23 +26,26 @@ LoadedModels load_conversation(const pipeline::ModelManifest& manifest) {
 
 }  // namespace
 
-LoadedModels load_bench_models(const pipeline::ModelManifest& manifest) {
-  LoadedModels models = load_conversation(manifest);
+LoadedModels load_bench_models(const pipeline::ModelManifest& manifest,
+                               const DevicePlacement& placement) {
+  LoadedModels models = load_conversation(manifest, placement);
   spdlog::info("loading the DiT from {} and the VAE from {}", manifest.dit.string(),
                manifest.vae.string());
   auto images =
-      std::make_unique<pipeline::DuoGenImageModel>(manifest, pipeline::ImageModelOptions{});
+      std::make_unique<pipeline::DuoGenImageModel>(
+      manifest, pipeline::ImageModelOptions{placement.dtype, placement.device});
   const auto& text = static_cast<const pipeline::QwenConversation&>(*models.mllm).config().text;
   images->check_context_width(text.num_hidden_layers, text.hidden_size, manifest.mllm);
   models.images = std::move(images);
   return models;
 }
 
-LoadedModels load_judge_model(const std::filesystem::path& mllm_dir) {
+LoadedModels load_judge_model(const std::filesystem::path& mllm_dir,
+                              const DevicePlacement& placement) {
   pipeline::ModelManifest manifest;
   manifest.mllm = mllm_dir;
   manifest.tokenizer = mllm_dir;
-  return load_conversation(manifest);
+  return load_conversation(manifest, placement);
 }
 
 }  // namespace duogen::cli

@@ -8,7 +8,9 @@
 
 namespace duogen::cli {
 
-LoadedModels load_bench_models(const pipeline::ModelManifest& manifest);
-LoadedModels load_judge_model(const std::filesystem::path& mllm_dir);
+LoadedModels load_bench_models(const pipeline::ModelManifest& manifest,
+                               const DevicePlacement& placement);
+LoadedModels load_judge_model(const std::filesystem::path& mllm_dir,
+                              const DevicePlacement& placement);
 
 }  // namespace duogen::cli
