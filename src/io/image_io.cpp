@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "io/exif.h"
 #include "io/atomic_file.h"
 
 namespace duogen::io {
@@ -39,11 +40,12 @@ at::Tensor decode_image_rgb(std::string_view bytes, const std::string& name, Alp
   DUOGEN_CHECK(data != nullptr, FormatError, "{}: not a readable image ({})", name,
                stbi_failure_reason() ? stbi_failure_reason() : "unknown reason");
   const at::Tensor rgba = at::from_blob(data.get(), {height, width, 4}, at::kByte);
+  const int orientation = exif_orientation(bytes);
   switch (alpha) {
     case AlphaMode::kDrop:
-      return rgba.slice(2, 0, 3).clone();
+      return apply_exif_orientation(rgba.slice(2, 0, 3), orientation).clone();
     case AlphaMode::kCompositeOnWhite:
-      return composite_on_white(rgba);
+      return apply_exif_orientation(composite_on_white(rgba), orientation);
   }
   DUOGEN_FAIL(InvalidArgument, "decode_image_rgb: unknown alpha mode");
 }

@@ -21,7 +21,8 @@ enum class AlphaMode {
 // IoError if the file cannot be read, FormatError naming it if it is not a decodable image.
 // JPEG is decoded by stb_image, which is not bit-identical to libjpeg (Pillow): expect +-few
 // levels of difference on JPEG input. 16-bit PNGs keep their high byte; Pillow instead clips
-// 16-bit greyscale to 255. EXIF orientation is not applied (transformers' load_image does).
+// 16-bit greyscale to 255. The EXIF orientation of a JPEG or PNG is applied (io/exif.h), as
+// transformers' and diffusers' load_image do.
 at::Tensor read_image_rgb(const std::filesystem::path& path, AlphaMode alpha = AlphaMode::kDrop);
 
 // The same for an encoded image held in memory (a data: URL); `name` is used in error messages.

@@ -261,6 +261,7 @@ void add_judge_command(CLI::App& app, JudgeModelLoader load_judge) {
   cmd->add_option("--max-tokens", a->max_tokens, "judge answer length")->check(CLI::Range(16, 8192));
   add_device_dtype_options(cmd, a->placement);
   cmd->callback([a, load_judge] {
+    const DevicePlacement placement = resolve(a->placement);  // before any file is read
     const bench::Rubric rubric = bench::read_rubric(a->rubric);
     if (!a->export_file.empty()) {
       const auto n = bench::export_batch(a->run, rubric, a->export_file,
@@ -275,7 +276,7 @@ void add_judge_command(CLI::App& app, JudgeModelLoader load_judge) {
     } else {
       DUOGEN_CHECK(!a->judge_model.empty(), UsageError,
                    "judge: give --export FILE, --import FILE or --judge-model DIR");
-      LoadedModels judge = load_judge(a->judge_model, resolve(a->placement));
+      LoadedModels judge = load_judge(a->judge_model, placement);
       DUOGEN_CHECK(judge.mllm != nullptr, InvalidArgument, "judge: the loader returned no model");
       bench::LocalJudgeSettings settings;
       settings.stop_token_ids = judge.stop_token_ids;

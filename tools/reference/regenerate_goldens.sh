@@ -27,6 +27,8 @@ rm -rf "$DATA/tiny-cosmos_dit" "$DATA/tiny-cosmos_dit-original"
 "$PY" "$REF/dump_qwen2_5_vl_vision.py" --model "$DATA/tiny-qwen2_5_vl" \
   --images-dir "$DATA/images/qwen2_5_vl" --out-dir "$DATA/reference"
 "$PY" "$REF/dump_flow_sampler.py" --out "$DATA/reference/flow_sampler.safetensors"
+"$PY" "$REF/make_exif_images.py" --images-dir "$DATA/images/exif" \
+  --out "$DATA/reference/exif_orientation.safetensors"
 # Qwen2.5-VL language model: tied-embeddings variant (bf16-stored) and the `qwen2_5_vl` dumps.
 rm -rf "$DATA/tiny-qwen2_5_vl-tied"
 "$PY" "$REF/make_tiny_qwen2_5_vl.py" "$DATA/tiny-qwen2_5_vl-tied" --tie-word-embeddings \
