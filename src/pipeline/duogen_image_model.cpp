@@ -8,6 +8,7 @@
 #include "pipeline/conditioning.h"
 #include "pipeline/latent_sampler.h"
 #include "pipeline/timing.h"
+#include "runtime/memory_plan.h"
 #include "sampling/flow/noise.h"
 
 namespace duogen::pipeline {
@@ -40,28 +41,48 @@ flow::SamplerOptions sampler_options(const ImageRequest& request, const ModelMan
   return o;
 }
 
+std::uint64_t weight_bytes(const ModelManifest& manifest, const ImageModelOptions& options,
+                           const std::string& component) {
+  if (!options.residency) return 0;
+  const runtime::ModelDescription d = runtime::describe_model(manifest);
+  return (component == "dit" ? d.dit_weights : d.vae_weights).bytes(options.dtype);
+}
+
 }  // namespace
 
 DuoGenImageModel::DuoGenImageModel(const ModelManifest& manifest, const ImageModelOptions& options)
     : manifest_(manifest),
       options_(options),
-      dit_(cosmos_dit::CosmosDiT::load(
-          manifest.dit, {options.dtype, options.device, manifest.connector.value_or("")})),
-      vae_(wan_vae::WanVAE::load(manifest.vae, [&] {
-        wan_vae::VAEOptions o;
-        o.dtype = options.dtype;
-        o.device = options.device;
-        return o;
-      }())) {
-  DUOGEN_CHECK(dit_.config().latent_channels() == vae_.config().z_dim, FormatError,
+      dit_(
+          "dit",
+          [manifest, options] {
+            return cosmos_dit::CosmosDiT::load(
+                manifest.dit, {options.dtype, options.device, manifest.connector.value_or("")});
+          },
+          options.residency, weight_bytes(manifest, options, "dit"),
+          [this](const cosmos_dit::CosmosDiT& dit) {
+            dit_config_ = dit.config();
+            connector_in_ = dit.connector().in_channels();
+          }),
+      vae_(
+          "vae",
+          [manifest, options] {
+            wan_vae::VAEOptions o;
+            o.dtype = options.dtype;
+            o.device = options.device;
+            return wan_vae::WanVAE::load(manifest.vae, o);
+          },
+          options.residency, weight_bytes(manifest, options, "vae"),
+          [this](const wan_vae::WanVAE& vae) { vae_config_ = vae.config(); }) {
+  DUOGEN_CHECK(dit_config_->latent_channels() == vae_config_->z_dim, FormatError,
                "the DiT ({}) works on {} latent channels but the VAE ({}) makes {}",
-               manifest.dit.string(), dit_.config().latent_channels(), manifest.vae.string(),
-               vae_.config().z_dim);
+               manifest.dit.string(), dit_config_->latent_channels(), manifest.vae.string(),
+               vae_config_->z_dim);
 }
 
 void DuoGenImageModel::check_context_width(std::int64_t layers, std::int64_t hidden,
                                            const std::filesystem::path& mllm) const {
-  const std::int64_t in = dit_.connector().in_channels();
+  const std::int64_t in = connector_in_;
   DUOGEN_CHECK(in == layers * hidden || in == (layers + 1) * hidden, FormatError,
                "the DiT's connector ({}) reads {} channels per token, but the MLLM ({}) gives {} "
                "layers x {} = {} (or {} with the embeddings): the components do not belong "
@@ -78,7 +99,8 @@ at::Tensor DuoGenImageModel::condition_latent(const at::Tensor& rgb, double& enc
   const auto [h, w] = condition_frame_size(rgb.size(0), rgb.size(1), manifest_.condition_max_area);
   const at::Tensor sized =
       h == rgb.size(0) && w == rgb.size(1) ? rgb : image::resize_bicubic(rgb, h, w);
-  const at::Tensor latent = vae_.encode(wan_vae::pixels_from_image(sized));  // [1, z, 1, h/8, w/8]
+  const at::Tensor latent =
+      vae_.use()->encode(wan_vae::pixels_from_image(sized));  // [1, z, 1, h/8, w/8]
   encode_seconds += seconds_since(start);
   latent_cache_.emplace_back(rgb, latent);
   return latent;
@@ -87,18 +109,12 @@ at::Tensor DuoGenImageModel::condition_latent(const at::Tensor& rgb, double& enc
 at::Tensor DuoGenImageModel::generate(const ImageRequest& request, const ProgressFn& progress,
                                       std::vector<std::pair<std::string, double>>& timings) {
   c10::InferenceMode guard;
-  const std::int64_t factor = vae_.config().scale_factor_spatial * dit_.config().patch_size[1];
+  const std::int64_t factor = vae_config_->scale_factor_spatial * dit_config_->patch_size[1];
   DUOGEN_CHECK(request.width % factor == 0 && request.height % factor == 0, InvalidArgument,
                "image size {}x{} must be a multiple of {} (VAE x DiT patch)", request.width,
                request.height, factor);
 
-  // Contexts: the connector and every block's K/V once per branch, reused by every step.
-  auto start = Clock::now();
-  const CfgContexts contexts =
-      prepare_cfg_contexts(dit_, request.context.to(options_.device), request.negative_length,
-                           request.zero_negative);
-  add_timing(timings, "connector", seconds_since(start));
-
+  // The condition latents first: in offload mode the VAE then leaves room for the DiT.
   double encode_seconds = 0;
   std::vector<at::Tensor> conditions;
   for (const auto& image : request.condition_images) {
@@ -106,8 +122,31 @@ at::Tensor DuoGenImageModel::generate(const ImageRequest& request, const Progres
   }
   add_timing(timings, "vae_encode", encode_seconds);
 
-  const std::int64_t z = vae_.config().z_dim;
-  const std::int64_t f = vae_.config().scale_factor_spatial;
+  // Contexts: the connector and every block's K/V once per branch, reused by every step.
+  at::Tensor x0;
+  {
+    auto dit = dit_.use();
+    auto start = Clock::now();
+    const CfgContexts contexts =
+        prepare_cfg_contexts(*dit, request.context.to(options_.device), request.negative_length,
+                             request.zero_negative);
+    add_timing(timings, "connector", seconds_since(start));
+    x0 = sample_dit(*dit, contexts, conditions, request, progress, timings);
+  }
+
+  const auto start = Clock::now();
+  const at::Tensor image = wan_vae::image_from_pixels(vae_.use()->decode(x0));
+  add_timing(timings, "vae_decode", seconds_since(start));
+  return image;
+}
+
+at::Tensor DuoGenImageModel::sample_dit(const cosmos_dit::CosmosDiT& dit,
+                                        const CfgContexts& contexts,
+                                        const std::vector<at::Tensor>& conditions,
+                                        const ImageRequest& request, const ProgressFn& progress,
+                                        std::vector<std::pair<std::string, double>>& timings) {
+  const std::int64_t z = vae_config_->z_dim;
+  const std::int64_t f = vae_config_->scale_factor_spatial;
   const std::vector<std::int64_t> shape = {1, z, 1, request.height / f, request.width / f};
   at::Tensor noise = manifest_.noise == "numpy"
                          ? flow::numpy_noise(shape, static_cast<std::int64_t>(request.seed))
@@ -121,18 +160,14 @@ at::Tensor DuoGenImageModel::generate(const ImageRequest& request, const Progres
     options.frames.fixed_value = *manifest_.condition_timestep;
   }
   options.network_time = manifest_.network_time;
-  start = Clock::now();
+  const auto start = Clock::now();
   const at::Tensor x0 = sample_latent(
-      dit_, contexts, conditions, noise, options,
+      dit, contexts, conditions, noise, options,
       [&](const flow::StepContext& step, const at::Tensor&) {
         if (progress) progress(step.index + 1, step.num_steps);
       });
   add_timing(timings, "dit_sampling", seconds_since(start));
-
-  start = Clock::now();
-  const at::Tensor image = wan_vae::image_from_pixels(vae_.decode(x0));
-  add_timing(timings, "vae_decode", seconds_since(start));
-  return image;
+  return x0;
 }
 
 }  // namespace duogen::pipeline

@@ -8,6 +8,7 @@
 #include "core/check.h"
 #include "io/image_io.h"
 #include "models/qwen2_5_vl/generation_config.h"
+#include "runtime/memory_plan.h"
 #include "tokenizer/load_tokenizer.h"
 
 namespace duogen::pipeline {
@@ -58,14 +59,23 @@ QwenConversation::QwenConversation(const ModelManifest& manifest,
     : manifest_(manifest),
       options_(options),
       tokenizer_(tokenizer::load_tokenizer(manifest.tokenizer)),
-      model_(qwen2_5_vl::Model::load(
-          manifest.mllm,
-          {options.dtype, options.device, {.initial_capacity = options.context_capacity}})),
-      vision_(qwen2_5_vl::VisionTower::load(manifest.mllm, options.dtype, options.device)),
+      mllm_(
+          "mllm",
+          [manifest, options] {
+            return MllmWeights{
+                qwen2_5_vl::Model::load(
+                    manifest.mllm, {options.dtype, options.device,
+                                    {.initial_capacity = options.context_capacity}}),
+                qwen2_5_vl::VisionTower::load(manifest.mllm, options.dtype, options.device)};
+          },
+          options.residency,
+          options.residency ? runtime::describe_model(manifest).mllm_weights.bytes(options.dtype)
+                            : 0,
+          [this](const MllmWeights& w) { config_ = w.text.config(); }),
       processor_(make_processor(manifest)),
       template_(*tokenizer_, template_options(manifest)),
       hidden_(options.context_capacity) {
-  const std::int64_t vocab = model_.config().text.vocab_size;
+  const std::int64_t vocab = config_->text.vocab_size;
   DUOGEN_CHECK(manifest.bov_token_id < vocab && manifest.eov_token_id < vocab, FormatError,
                "{}: <BOV> id {} / end-of-vision id {} are outside the MLLM's vocabulary of {}",
                manifest.file.empty() ? manifest.mllm.string() : manifest.file.string(),
@@ -79,13 +89,13 @@ std::optional<std::int64_t> QwenConversation::token_id(const std::string& token)
   if (!token.empty() && token.size() < 10 &&
       token.find_first_not_of("0123456789") == std::string::npos) {
     const std::int64_t id = std::stoll(token);
-    if (id < model_.config().text.vocab_size) return id;
+    if (id < config_->text.vocab_size) return id;
   }
   return std::nullopt;
 }
 
 std::set<std::int64_t> QwenConversation::stop_token_ids() const {
-  const auto ids = qwen2_5_vl::stop_token_ids(manifest_.mllm, model_.config());
+  const auto ids = qwen2_5_vl::stop_token_ids(manifest_.mllm, *config_);
   std::set<std::int64_t> out(ids.begin(), ids.end());
   if (const auto im_end = tokenizer_->token_to_id("<|im_end|>")) out.insert(*im_end);
   return out;
@@ -96,7 +106,7 @@ void QwenConversation::feed(const std::vector<std::int64_t>& ids, const at::Tens
   qwen2_5_vl::ChunkInput chunk(at::tensor(ids, at::kLong), image_embeds, grids,
                                qwen2_5_vl::LogitsMode::kLast);
   chunk.capture_hidden_states = true;
-  const qwen2_5_vl::ChunkOutput out = model_.forward(*session_, chunk);
+  const qwen2_5_vl::ChunkOutput out = mllm_.use()->text.forward(*session_, chunk);
   logits_ = out.logits;
   hidden_.append(out.hidden_states);
   tokens_.insert(tokens_.end(), ids.begin(), ids.end());
@@ -104,7 +114,7 @@ void QwenConversation::feed(const std::vector<std::int64_t>& ids, const at::Tens
 
 std::int64_t QwenConversation::start(const std::vector<Message>& messages, std::uint64_t seed) {
   c10::InferenceMode guard;
-  session_ = model_.new_session();
+  session_ = mllm_.use()->text.new_session();
   tokens_.clear();
   hidden_.clear();
   user_images_.clear();
@@ -138,7 +148,8 @@ std::int64_t QwenConversation::start(const std::vector<Message>& messages, std::
   std::vector<qwen2_5_vl::ImageGrid> grids;
   if (!user_images_.empty()) {
     const qwen2_5_vl::ProcessedImages processed = processor_.process(user_images_);
-    embeds = vision_.forward(processed.pixel_values.to(options_.device), processed.grid_thw);
+    embeds = mllm_.use()->vision.forward(processed.pixel_values.to(options_.device),
+                                         processed.grid_thw);
     grids = grids_of(processed.grid_thw);
   }
   feed(ids, embeds, grids);
@@ -199,8 +210,8 @@ at::Tensor QwenConversation::hidden_states(std::int64_t end) {
 void QwenConversation::append_image(const at::Tensor& rgb) {
   c10::InferenceMode guard;
   const qwen2_5_vl::ProcessedImages processed = processor_.process({rgb});
-  const at::Tensor embeds =
-      vision_.forward(processed.pixel_values.to(options_.device), processed.grid_thw);
+  const at::Tensor embeds = mllm_.use()->vision.forward(
+      processed.pixel_values.to(options_.device), processed.grid_thw);
   // The <BOV> already in the context opens the span, as the chat template renders a generated
   // image: [<|vision_start|>] <|image_pad|> x n <|vision_end|> [end-of-vision].
   const auto vision_start = tokenizer_->token_to_id("<|vision_start|>");

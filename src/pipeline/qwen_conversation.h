@@ -14,6 +14,7 @@
 #include "pipeline/hidden_state_buffer.h"
 #include "pipeline/interleaved.h"
 #include "pipeline/manifest.h"
+#include "pipeline/model_slot.h"
 #include "sampling/token_sampler.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/incremental_decoder.h"
@@ -27,6 +28,15 @@ struct ConversationOptions {
   // Context tokens the KV cache and the kept hidden states are allocated for up front; a longer
   // conversation grows them in 256-token steps (one copy each). `duogen plan` assumes the same.
   std::int64_t context_capacity = 4096;
+  // Offload mode: the language model and vision tower form the component "mllm" of this manager
+  // (shared with the image model), evicted when the DiT or VAE needs the room. Null: resident.
+  std::shared_ptr<runtime::ResidencyManager> residency;
+};
+
+// The MLLM's weights, loaded and offloaded together.
+struct MllmWeights {
+  qwen2_5_vl::Model text;
+  qwen2_5_vl::VisionTower vision;
 };
 
 class QwenConversation final : public ConversationModel {
@@ -54,7 +64,9 @@ class QwenConversation final : public ConversationModel {
   const at::Tensor& next_logits() const { return logits_; }
   const std::vector<std::int64_t>& tokens() const { return tokens_; }
   const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
-  const qwen2_5_vl::Config& config() const { return model_.config(); }
+  const qwen2_5_vl::Config& config() const { return *config_; }
+  // How many times the MLLM weights were loaded (more than 1 in offload mode after evictions).
+  int weight_loads() const { return mllm_.loads(); }
 
  private:
   // Runs a chunk after the current context, keeping its hidden states and the next logits.
@@ -64,8 +76,8 @@ class QwenConversation final : public ConversationModel {
   ModelManifest manifest_;
   ConversationOptions options_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
-  qwen2_5_vl::Model model_;
-  qwen2_5_vl::VisionTower vision_;
+  std::optional<qwen2_5_vl::Config> config_;
+  ModelSlot<MllmWeights> mllm_;
   qwen2_5_vl::ImageProcessor processor_;
   tokenizer::ChatTemplate template_;
 

@@ -19,14 +19,11 @@ namespace {
 namespace fs = std::filesystem;
 using testing::ProcessResult;
 
-ProcessResult duogen(std::vector<std::string> args) {
-  args.insert(args.begin(), testing::duogen_binary().string());
-  return testing::run_process(args);
+testing::ProcessResult duogen(std::vector<std::string> args) {
+  return testing::run_duogen(std::move(args));
 }
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using testing::contains;
 
 class DeviceCli : public ::testing::Test {
  protected:

@@ -14,8 +14,7 @@ namespace {
 namespace fs = std::filesystem;
 
 testing::ProcessResult duogen(std::vector<std::string> args) {
-  args.insert(args.begin(), testing::duogen_binary().string());
-  return testing::run_process(args);
+  return testing::run_duogen(std::move(args));
 }
 
 std::string tiny_model() { return (testing::data_dir() / "tiny-qwen2_5_vl").string(); }

@@ -16,13 +16,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 testing::ProcessResult duogen(std::vector<std::string> args) {
-  args.insert(args.begin(), testing::duogen_binary().string());
-  return testing::run_process(args);
+  return testing::run_duogen(std::move(args));
 }
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using testing::contains;
 
 TEST(PlanCli, PrintsTheTableForATinyModel) {
   const auto r = duogen(

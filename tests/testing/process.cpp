@@ -49,4 +49,13 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
   return result;
 }
 
+ProcessResult run_duogen(std::vector<std::string> args) {
+  args.insert(args.begin(), duogen_binary().string());
+  return run_process(args);
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
 }  // namespace duogen::testing

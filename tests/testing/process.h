@@ -17,4 +17,10 @@ struct ProcessResult {
 // started.
 ProcessResult run_process(const std::vector<std::string>& argv);
 
+// Runs the built `duogen` binary (testing::duogen_binary()) with `args`.
+ProcessResult run_duogen(std::vector<std::string> args);
+
+// Whether `haystack` contains `needle` (for checking messages).
+bool contains(const std::string& haystack, const std::string& needle);
+
 }  // namespace duogen::testing

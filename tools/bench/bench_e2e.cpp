@@ -265,7 +265,8 @@ void bench_image(Bench& b, const fs::path& models, const duogen::qwen2_5_vl::Con
   manifest.dit = models / "dit";
   manifest.vae = models / "vae";
   duogen::pipeline::DuoGenImageModel images(manifest, {p.dtype, p.device});
-  const auto& dit = images.dit();
+  const auto dit_use = images.dit();  // resident while it lives
+  const auto& dit = *dit_use;
   const auto [w, h] = parse_size(a.size);
   at::manual_seed(0);
   // The MLLM's all-layer hidden states [layers + 1, L, hidden] when its width fits the
@@ -282,8 +283,8 @@ void bench_image(Bench& b, const fs::path& models, const duogen::qwen2_5_vl::Con
     if (j == std::string::npos) j = a.conditions.size();
     if (j > i) counts.push_back(std::stoll(a.conditions.substr(i, j - i)));
   }
-  const std::int64_t f = images.vae().config().scale_factor_spatial;
-  const std::int64_t z = images.vae().config().z_dim;
+  const std::int64_t f = images.vae()->config().scale_factor_spatial;
+  const std::int64_t z = images.vae()->config().z_dim;
   for (const std::int64_t n : counts) {
     const json params = {{"width", w}, {"height", h}, {"conditions", n}};
     if (wanted(a, "dit_step")) {
@@ -327,7 +328,7 @@ void bench_image(Bench& b, const fs::path& models, const duogen::qwen2_5_vl::Con
     const at::Tensor latent =
         at::randn({1, z, 1, h / f, w / f}, at::TensorOptions().device(p.device));
     b.measure("vae_decode", "ms", {{"width", w}, {"height", h}}, [&] {
-      return b.timed([&] { images.vae().decode(latent); });
+      return b.timed([&] { images.vae()->decode(latent); });
     }, [](double s) { return 1000.0 * s; });
   }
 }

@@ -24,6 +24,7 @@
 #include "pipeline/qwen_conversation.h"
 #include "pipeline/runner.h"
 #include "pipeline/tiny_model.h"
+#include "runtime/byte_size.h"
 
 namespace duogen::cli {
 namespace {
@@ -37,6 +38,7 @@ struct GenerateArgs {
   std::vector<std::string> images;
   std::string out;
   DeviceDtypeArgs placement;
+  std::string offload;  // device budget for offload mode ("22GiB"); empty: all resident
   bool quiet = false;
   // Job options given on the command line (over duogen.json's defaults, under the job file's).
   std::optional<std::uint64_t> seed;
@@ -53,6 +55,9 @@ void add_model_options(CLI::App* cmd, GenerateArgs& a) {
   cmd->add_option("--vae", a.vae, "Wan2.1 VAE checkpoint (overrides duogen.json)");
   cmd->add_option("--tokenizer", a.tokenizer, "tokenizer directory (default: the MLLM's)");
   add_device_dtype_options(cmd, a.placement);
+  cmd->add_option("--offload", a.offload,
+                  "device budget (e.g. 22GiB): keep only the components in use on the device, "
+                  "loading the others again when needed");
   cmd->add_option("--seed", a.seed, "base seed (image n uses seed + n - 1)");
   cmd->add_option("--steps", a.steps, "sampling steps per image")->check(CLI::Range(1, 1000));
   cmd->add_option("--guidance", a.guidance, "CFG scale")->check(CLI::Range(0.0, 100.0));
@@ -146,12 +151,26 @@ void run(const GenerateArgs& a, const std::vector<pipeline::Job>& jobs, const fs
   const DevicePlacement placement = resolve(a.placement);
   const pipeline::ModelManifest manifest = manifest_for(a);
   const pipeline::JobOptions cli = cli_options(a);
+  std::shared_ptr<runtime::ResidencyManager> residency;
+  if (!a.offload.empty()) {
+    std::uint64_t budget = 0;
+    try {
+      budget = runtime::parse_byte_size(a.offload);
+    } catch (const InvalidArgument& e) {
+      throw UsageError(fmt::format("--offload: {}", e.what()));
+    }
+    residency = std::make_shared<runtime::ResidencyManager>(budget);
+    spdlog::info("offload mode: {} of device memory for the model weights",
+                 runtime::format_bytes(budget));
+  }
   spdlog::info("loading the MLLM from {} ({}, {})", manifest.mllm.string(), placement.device.str(),
                c10::toString(placement.dtype));
-  pipeline::QwenConversation mllm(manifest, {placement.dtype, placement.device});
+  pipeline::QwenConversation mllm(manifest, {placement.dtype, placement.device,
+                                             pipeline::ConversationOptions{}.context_capacity,
+                                             residency});
   spdlog::info("loading the DiT from {} and the VAE from {}", manifest.dit.string(),
                manifest.vae.string());
-  pipeline::DuoGenImageModel images(manifest, {placement.dtype, placement.device});
+  pipeline::DuoGenImageModel images(manifest, {placement.dtype, placement.device, residency});
   images.check_context_width(mllm.config().text.num_hidden_layers,
                              mllm.config().text.hidden_size, manifest.mllm);
 
@@ -183,6 +202,11 @@ void run(const GenerateArgs& a, const std::vector<pipeline::Job>& jobs, const fs
                          callbacks);
   spdlog::info("{} job(s) finished, {} skipped (already done), {} failed", summary.finished,
                summary.skipped, summary.failures.size());
+  if (residency) {
+    spdlog::info("offload: weights loaded {} (mllm), {} (dit), {} (vae) times; device peak {}",
+                 mllm.weight_loads(), images.dit_loads(), images.vae_loads(),
+                 runtime::format_bytes(residency->peak_device_bytes()));
+  }
   DUOGEN_CHECK(summary.failures.empty(), Error, "{} of {} job(s) failed; first: {}: {}",
                summary.failures.size(), jobs.size(), summary.failures.front().first,
                summary.failures.front().second);
