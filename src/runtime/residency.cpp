@@ -70,10 +70,12 @@ bool ResidencyManager::make_room(std::uint64_t bytes, const std::string& keep, b
 
 void ResidencyManager::move_in(const std::string& name, Entry& e) {
   (void)name;
+  // A move that fails (a checkpoint that cannot be read again, device OOM) leaves the component
+  // on the host and the books as they were.
+  engine_->begin_to_device(*e.component);
   device_bytes_ += e.bytes;
   peak_bytes_ = std::max(peak_bytes_, device_bytes_);
   e.where = Where::kMovingIn;
-  engine_->begin_to_device(*e.component);
 }
 
 void ResidencyManager::move_out(Entry& e) {

@@ -209,6 +209,33 @@ TEST(Residency, NothingLeftToEvictIsAnErrorNamingWhatIsInUse) {
   EXPECT_EQ(f.manager.device_bytes(), 90u);
 }
 
+// A component whose move-in throws (a checkpoint that cannot be read again) stays on the host
+// and leaves the books unchanged; the next acquire tries again.
+class FailingOnce final : public Movable {
+ public:
+  void to_device() override {
+    if (fail_next) {
+      fail_next = false;
+      throw IoError("cannot read the checkpoint");
+    }
+  }
+  void to_host() override {}
+  bool fail_next = true;
+};
+
+TEST(Residency, AFailedMoveInLeavesTheComponentOnTheHost) {
+  ResidencyManager manager(100);
+  manager.add("a", 60, std::make_shared<FailingOnce>());
+  EXPECT_THROW(manager.acquire("a"), IoError);
+  EXPECT_FALSE(manager.is_resident("a"));
+  EXPECT_FALSE(manager.in_use("a"));
+  EXPECT_EQ(manager.device_bytes(), 0u);
+  manager.acquire("a");
+  EXPECT_TRUE(manager.is_resident("a"));
+  EXPECT_EQ(manager.device_bytes(), 60u);
+  manager.release("a");
+}
+
 TEST(Residency, PeakNeverExceedsTheBudgetOverARandomSequence) {
   constexpr std::uint64_t kBudget = 1000;
   Fixture f(kBudget);
