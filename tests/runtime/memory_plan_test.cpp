@@ -133,7 +133,8 @@ TEST_F(TinyPlan, KvCacheAndHiddenStatesFollowTheConfig) {
   for (std::int64_t tokens : {1, 512, 3000}) {
     PlanOptions o = options();
     o.max_context = tokens;
-    const auto& mllm = plan_memory(*model_, o).component("mllm");
+    const MemoryPlan plan = plan_memory(*model_, o);
+    const ComponentPlan& mllm = plan.component("mllm");
     const std::uint64_t n = static_cast<std::uint64_t>(tokens);
     const std::uint64_t kv = layers * 2 * kv_heads * (hidden / heads) * n * 2;
     const std::uint64_t states = (layers + 1) * hidden * n * 2;
