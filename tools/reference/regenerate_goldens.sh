@@ -44,3 +44,7 @@ done
   --image 56 112 --image 84 56 --vision-embeds-input \
   --out "$DATA/reference/qwen2_5_vl.lm.images.float32.safetensors"
 "$PY" "$REF/dump_logits_processors.py" "$DATA/reference/logits_processors.safetensors"
+# Cosmos-Predict2.5 diffusers pipeline: the tiny snapshot (save_pretrained layout) and whole-pipeline dumps.
+rm -rf "$DATA/tiny-cosmos2_5" "$DATA/reference/cosmos_pipeline.v2w.frames"
+"$PY" "$REF/make_tiny_cosmos_snapshot.py" --out "$DATA/tiny-cosmos2_5"
+"$PY" "$REF/dump_cosmos_pipeline.py" --model "$DATA/tiny-cosmos2_5" --out-dir "$DATA/reference"
