@@ -25,6 +25,20 @@ double bicubic_filter(double x) {
 }
 constexpr double kBicubicSupport = 2.0;
 
+// Triangle kernel, support 1 (Pillow's bilinear_filter).
+double bilinear_filter(double x) {
+  if (x < 0.0) x = -x;
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+constexpr double kBilinearSupport = 1.0;
+
+struct Filter {
+  double (*weight)(double);
+  double support;
+};
+constexpr Filter kBicubic{bicubic_filter, kBicubicSupport};
+constexpr Filter kBilinear{bilinear_filter, kBilinearSupport};
+
 // Fixed-point filter taps for one axis: output sample i reads `count[i]` input samples from
 // `first[i]` with weights `taps[i * ksize + j]`.
 struct AxisCoefficients {
@@ -35,11 +49,11 @@ struct AxisCoefficients {
 
 // Pillow's precompute_coeffs + normalize_coeffs_8bpc for the box [0, in_size): the same double
 // arithmetic in the same order, so the rounded coefficients are identical.
-AxisCoefficients precompute(int in_size, int out_size) {
+AxisCoefficients precompute(int in_size, int out_size, const Filter& filter) {
   const float in0 = 0.0f, in1 = static_cast<float>(in_size);
   const double scale = static_cast<double>(in1 - in0) / out_size;
   const double filterscale = std::max(scale, 1.0);  // widen the support only when downscaling
-  const double support = kBicubicSupport * filterscale;
+  const double support = filter.support * filterscale;
   AxisCoefficients c;
   c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
   c.first.resize(out_size);
@@ -54,7 +68,7 @@ AxisCoefficients precompute(int in_size, int out_size) {
     const int xmax = std::min(static_cast<int>(center + support + 0.5), in_size) - xmin;
     double ww = 0.0;
     for (int x = 0; x < xmax; ++x) {
-      k[x] = bicubic_filter((x + xmin - center + 0.5) * ss);
+      k[x] = filter.weight((x + xmin - center + 0.5) * ss);
       ww += k[x];
     }
     for (int x = 0; x < xmax; ++x) {
@@ -101,23 +115,26 @@ void filter_axis(const std::uint8_t* in,
   }
 }
 
-}  // namespace
-
-at::Tensor resize_bicubic(const at::Tensor& rgb, std::int64_t out_height, std::int64_t out_width) {
+// The separable two-pass resample both public functions share. `name` names the caller in errors.
+at::Tensor resample(const at::Tensor& rgb,
+                    std::int64_t out_height,
+                    std::int64_t out_width,
+                    const Filter& filter,
+                    const char* name) {
   DUOGEN_CHECK(rgb.dim() == 3 && rgb.scalar_type() == at::kByte && rgb.size(0) > 0 &&
                    rgb.size(1) > 0 && rgb.size(2) > 0,
-               InvalidArgument,
-               "resize_bicubic: expected a non-empty uint8 [H, W, C] image, got {} {}",
+               InvalidArgument, "{}: expected a non-empty uint8 [H, W, C] image, got {} {}", name,
                c10::toString(rgb.scalar_type()), rgb.sizes());
   DUOGEN_CHECK(out_height > 0 && out_width > 0 && out_height <= INT32_MAX / 64 &&
                    out_width <= INT32_MAX / 64,
-               InvalidArgument, "resize_bicubic: invalid output size {}x{}", out_height, out_width);
+               InvalidArgument, "{}: invalid output size {}x{}", name, out_height, out_width);
   const at::Tensor in = rgb.to(at::kCPU).contiguous();
   const std::int64_t in_h = in.size(0), in_w = in.size(1), channels = in.size(2);
   if (in_h == out_height && in_w == out_width) return in.clone();  // Pillow returns a copy
 
-  const AxisCoefficients horiz = precompute(static_cast<int>(in_w), static_cast<int>(out_width));
-  AxisCoefficients vert = precompute(static_cast<int>(in_h), static_cast<int>(out_height));
+  const AxisCoefficients horiz =
+      precompute(static_cast<int>(in_w), static_cast<int>(out_width), filter);
+  AxisCoefficients vert = precompute(static_cast<int>(in_h), static_cast<int>(out_height), filter);
   at::Tensor source = in;
   if (in_w != out_width) {
     // Horizontal pass over just the rows the vertical taps read, then shift those taps.
@@ -136,6 +153,16 @@ at::Tensor resize_bicubic(const at::Tensor& rgb, std::int64_t out_height, std::i
   filter_axis(source.data_ptr<std::uint8_t>(), out.data_ptr<std::uint8_t>(), 1, source.size(0),
               source.size(1) * channels, vert, out_height);
   return out;
+}
+
+}  // namespace
+
+at::Tensor resize_bicubic(const at::Tensor& rgb, std::int64_t out_height, std::int64_t out_width) {
+  return resample(rgb, out_height, out_width, kBicubic, "resize_bicubic");
+}
+
+at::Tensor resize_bilinear(const at::Tensor& rgb, std::int64_t out_height, std::int64_t out_width) {
+  return resample(rgb, out_height, out_width, kBilinear, "resize_bilinear");
 }
 
 }  // namespace duogen::image

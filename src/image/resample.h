@@ -1,4 +1,4 @@
-// Image resampling that reproduces Pillow bit for bit on uint8 images.
+// Image resampling that reproduces Pillow bit for bit on uint8 images (bicubic and bilinear).
 //
 // `resize_bicubic` is Pillow's `Image.resize(size, Image.BICUBIC)` for 8-bit images (Pillow 12,
 // src/libImaging/Resample.c, ImagingResample with the default box): a separable filter (a
@@ -19,5 +19,10 @@ namespace duogen::image {
 // L/RGB/RGBX images). Returns uint8 [out_height, out_width, C]. Equal sizes return a copy, like
 // Pillow. Throws InvalidArgument for a wrong dtype/rank or non-positive sizes.
 at::Tensor resize_bicubic(const at::Tensor& rgb, std::int64_t out_height, std::int64_t out_width);
+
+// Pillow's `Image.resize(size, Image.BILINEAR)` for 8-bit images: the same machinery with the
+// triangle filter (support 1, widened when downscaling). diffusers' VideoProcessor (the Cosmos
+// pipelines' `resample="bilinear"`) resizes PIL video frames with exactly this.
+at::Tensor resize_bilinear(const at::Tensor& rgb, std::int64_t out_height, std::int64_t out_width);
 
 }  // namespace duogen::image

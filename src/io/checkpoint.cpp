@@ -39,7 +39,12 @@ Checkpoint Checkpoint::open(const fs::path& path, std::string_view index_name) {
     return ck;
   }
   ck.directory_ = path;
-  const fs::path index_path = path / index_name;
+  fs::path index_path = path / index_name;
+  // diffusers names its shard index after its weights file.
+  if (index_name == kIndexFileName && !fs::exists(index_path, ec) &&
+      fs::exists(path / kDiffusersIndexFileName, ec)) {
+    index_path = path / kDiffusersIndexFileName;
+  }
   if (fs::exists(index_path, ec)) {
     const auto index = read_json_file(index_path);
     const std::string ipath = index_path.string();
@@ -82,7 +87,7 @@ Checkpoint Checkpoint::open(const fs::path& path, std::string_view index_name) {
         auto it = ck.where_.find(t.name);
         if (it == ck.where_.end()) {
           spdlog::warn("{}: tensor '{}' is not listed in {}; ignored", ck.files_[i].path().string(),
-                       t.name, index_name);
+                       t.name, index_path.filename().string());
         } else if (it->second != i) {
           spdlog::warn("{}: tensor '{}' is also in {}; using the one the index names",
                        ck.files_[i].path().string(), t.name,

@@ -17,11 +17,14 @@
 namespace duogen::io {
 
 inline constexpr std::string_view kIndexFileName = "model.safetensors.index.json";
+inline constexpr std::string_view kDiffusersIndexFileName =
+    "diffusion_pytorch_model.safetensors.index.json";
 
 class Checkpoint {
  public:
   // `path` is a .safetensors file, a directory holding `index_name` (default
-  // model.safetensors.index.json), or a directory holding one or more .safetensors files.
+  // model.safetensors.index.json, or diffusers' diffusion_pytorch_model.safetensors.index.json
+  // when only that exists), or a directory holding one or more .safetensors files.
   // Throws IoError/FormatError naming the file (and tensor) at fault: index naming a missing
   // shard or a tensor the shard lacks, a tensor in two shards, and every safetensors error.
   static Checkpoint open(const std::filesystem::path& path,

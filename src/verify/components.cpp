@@ -25,6 +25,7 @@ std::map<std::string, Component> build_component_registry() {
   register_wan_vae_components(registry);
   register_cosmos_dit_components(registry);
   register_sampling_components(registry);
+  register_cosmos_pipeline_components(registry);
   return registry;
 }
 

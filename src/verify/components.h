@@ -46,5 +46,6 @@ void register_qwen2_5_vl_components(std::map<std::string, Component>& registry);
 void register_wan_vae_components(std::map<std::string, Component>& registry);
 void register_cosmos_dit_components(std::map<std::string, Component>& registry);
 void register_sampling_components(std::map<std::string, Component>& registry);
+void register_cosmos_pipeline_components(std::map<std::string, Component>& registry);
 
 }  // namespace duogen::verify

@@ -32,15 +32,19 @@ void blend(const at::Tensor& a, at::Tensor& b, std::int64_t extent, std::int64_t
   const at::Tensor w_a = (1.0 - ramp).to(at::kFloat).view(shape);
   const at::Tensor tail_a = a.narrow(dim, a.size(dim) - extent, extent).to(at::kFloat);
   at::Tensor head_b = b.narrow(dim, 0, extent);
-  const at::Tensor mixed = (tail_a * w_a).to(b.scalar_type()) +
-                           (head_b.to(at::kFloat) * w_b).to(b.scalar_type());
+  const at::Tensor mixed =
+      (tail_a * w_a).to(b.scalar_type()) + (head_b.to(at::kFloat) * w_b).to(b.scalar_type());
   head_b.copy_(mixed);
 }
 
 // Blends the grid (row-major, each tile with the blended tile above and to its left), keeps
 // each tile's first stride x stride, and crops the mosaic to out_h x out_w.
-at::Tensor assemble(TileGrid& rows, std::int64_t blend_h, std::int64_t blend_w,
-                    std::int64_t stride_h, std::int64_t stride_w, std::int64_t out_h,
+at::Tensor assemble(TileGrid& rows,
+                    std::int64_t blend_h,
+                    std::int64_t blend_w,
+                    std::int64_t stride_h,
+                    std::int64_t stride_w,
+                    std::int64_t out_h,
                     std::int64_t out_w) {
   std::vector<at::Tensor> result_rows;
   for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -92,7 +96,9 @@ WanVAE WanVAE::load(const std::filesystem::path& model, const VAEOptions& option
   return from_weights(std::move(config), options, store, layout);
 }
 
-WanVAE WanVAE::from_weights(Config config_in, const VAEOptions& options, io::WeightStore& store,
+WanVAE WanVAE::from_weights(Config config_in,
+                            const VAEOptions& options,
+                            io::WeightStore& store,
                             Layout layout) {
   c10::InferenceMode guard;
   WanVAE vae(std::move(config_in), options);
@@ -115,27 +121,28 @@ WanVAE WanVAE::from_weights(Config config_in, const VAEOptions& options, io::Wei
   }
 
   const auto stats = at::TensorOptions().dtype(at::kFloat).device(options.device);
-  vae.mean_ = at::tensor(std::vector<float>(config.latents_mean.begin(), config.latents_mean.end()),
-                         stats).view({1, z, 1, 1, 1});
-  const at::Tensor std_dev = at::tensor(
-      std::vector<float>(config.latents_std.begin(), config.latents_std.end()), stats);
+  vae.mean_ =
+      at::tensor(std::vector<float>(config.latents_mean.begin(), config.latents_mean.end()), stats)
+          .view({1, z, 1, 1, 1});
+  const at::Tensor std_dev =
+      at::tensor(std::vector<float>(config.latents_std.begin(), config.latents_std.end()), stats);
   vae.inv_std_ = at::reciprocal(std_dev).view({1, z, 1, 1, 1});  // diffusers: 1.0 / std in fp32
   return vae;
 }
 
 void WanVAE::set_tiling(const TilingOptions& t) {
   const std::int64_t f = config_.scale_factor_spatial;
-  DUOGEN_CHECK(!t.enabled || (t.tile_sample_min_height % f == 0 && t.tile_sample_min_width % f == 0 &&
-                              t.tile_sample_stride_height % f == 0 &&
-                              t.tile_sample_stride_width % f == 0 && t.tile_sample_stride_height > 0 &&
-                              t.tile_sample_stride_width > 0 &&
-                              t.tile_sample_stride_height <= t.tile_sample_min_height &&
-                              t.tile_sample_stride_width <= t.tile_sample_min_width),
-               InvalidArgument,
-               "VAE tiling: tile sizes {}x{} and strides {}x{} must be positive multiples of {} "
-               "with stride <= size",
-               t.tile_sample_min_height, t.tile_sample_min_width, t.tile_sample_stride_height,
-               t.tile_sample_stride_width, f);
+  DUOGEN_CHECK(
+      !t.enabled || (t.tile_sample_min_height % f == 0 && t.tile_sample_min_width % f == 0 &&
+                     t.tile_sample_stride_height % f == 0 && t.tile_sample_stride_width % f == 0 &&
+                     t.tile_sample_stride_height > 0 && t.tile_sample_stride_width > 0 &&
+                     t.tile_sample_stride_height <= t.tile_sample_min_height &&
+                     t.tile_sample_stride_width <= t.tile_sample_min_width),
+      InvalidArgument,
+      "VAE tiling: tile sizes {}x{} and strides {}x{} must be positive multiples of {} "
+      "with stride <= size",
+      t.tile_sample_min_height, t.tile_sample_min_width, t.tile_sample_stride_height,
+      t.tile_sample_stride_width, f);
   options_.tiling = t;
 }
 
@@ -176,8 +183,8 @@ at::Tensor WanVAE::tiled_encode_moments(const at::Tensor& pixels) const {
   for (std::int64_t i = 0; i < height; i += t.tile_sample_stride_height) {
     auto& row = rows.emplace_back();
     for (std::int64_t j = 0; j < width; j += t.tile_sample_stride_width) {
-      const at::Tensor tile = pixels.slice(3, i, i + t.tile_sample_min_height)
-                                  .slice(4, j, j + t.tile_sample_min_width);
+      const at::Tensor tile =
+          pixels.slice(3, i, i + t.tile_sample_min_height).slice(4, j, j + t.tile_sample_min_width);
       row.push_back(encode_moments(tile));
     }
   }
@@ -200,8 +207,8 @@ at::Tensor WanVAE::encode_mean(const at::Tensor& pixels) const {
                config_.in_channels, config_.scale_factor_temporal, f, pixels.sizes());
   const at::Tensor x = pixels.to(options_.device, options_.dtype);
   const auto& t = options_.tiling;
-  const bool tiled = t.enabled && (x.size(3) > t.tile_sample_min_height ||
-                                   x.size(4) > t.tile_sample_min_width);
+  const bool tiled =
+      t.enabled && (x.size(3) > t.tile_sample_min_height || x.size(4) > t.tile_sample_min_width);
   const at::Tensor moments = tiled ? tiled_encode_moments(x) : encode_moments(x);
   return moments.slice(1, 0, config_.z_dim);  // mu; channels z.. are the log-variance
 }
@@ -211,11 +218,13 @@ at::Tensor WanVAE::encode(const at::Tensor& pixels) const {
   return normalize(encode_mean(pixels));
 }
 
-at::Tensor WanVAE::decode_raw(const at::Tensor& z) const {
+at::Tensor WanVAE::decode_raw(const at::Tensor& z, const std::function<void()>& chunk) const {
   const std::int64_t frames = z.size(2);
   if (frames == 1 && options_.image_as_2d) {
     const at::Tensor x = post_quant_conv_->forward_2d(z.select(2, 0));  // [B, z, h, w]
-    return decoder_->forward(x, nullptr).unsqueeze(2);
+    at::Tensor out = decoder_->forward(x, nullptr).unsqueeze(2);
+    if (chunk) chunk();
+    return out;
   }
   const at::Tensor x = post_quant_conv_->forward(z);
   FeatureCache cache;
@@ -223,11 +232,12 @@ at::Tensor WanVAE::decode_raw(const at::Tensor& z) const {
   for (std::int64_t i = 0; i < frames; ++i) {
     cache.begin_chunk();
     outputs.push_back(decoder_->forward(x.slice(2, i, i + 1), &cache));
+    if (chunk) chunk();
   }
   return at::cat(outputs, 2);
 }
 
-at::Tensor WanVAE::tiled_decode_raw(const at::Tensor& z) const {
+at::Tensor WanVAE::tiled_decode_raw(const at::Tensor& z, const std::function<void()>& chunk) const {
   const auto& t = options_.tiling;
   const std::int64_t f = config_.scale_factor_spatial;
   const std::int64_t height = z.size(3), width = z.size(4);
@@ -236,16 +246,15 @@ at::Tensor WanVAE::tiled_decode_raw(const at::Tensor& z) const {
   for (std::int64_t i = 0; i < height; i += t.tile_sample_stride_height / f) {
     auto& row = rows.emplace_back();
     for (std::int64_t j = 0; j < width; j += t.tile_sample_stride_width / f) {
-      row.push_back(decode_raw(z.slice(3, i, i + min_h).slice(4, j, j + min_w)));
+      row.push_back(decode_raw(z.slice(3, i, i + min_h).slice(4, j, j + min_w), chunk));
     }
   }
   return assemble(rows, t.tile_sample_min_height - t.tile_sample_stride_height,
-                  t.tile_sample_min_width - t.tile_sample_stride_width,
-                  t.tile_sample_stride_height, t.tile_sample_stride_width, height * f,
-                  width * f);
+                  t.tile_sample_min_width - t.tile_sample_stride_width, t.tile_sample_stride_height,
+                  t.tile_sample_stride_width, height * f, width * f);
 }
 
-at::Tensor WanVAE::decode(const at::Tensor& latents) const {
+at::Tensor WanVAE::decode(const at::Tensor& latents, const DecodeProgress& progress) const {
   c10::InferenceMode guard;
   DUOGEN_CHECK(latents.dim() == 5 && latents.size(1) == config_.z_dim && latents.size(2) > 0 &&
                    latents.size(3) > 0 && latents.size(4) > 0,
@@ -256,7 +265,20 @@ at::Tensor WanVAE::decode(const at::Tensor& latents) const {
   const std::int64_t f = config_.scale_factor_spatial;
   const bool tiled = t.enabled && (z.size(3) > t.tile_sample_min_height / f ||
                                    z.size(4) > t.tile_sample_min_width / f);
-  return (tiled ? tiled_decode_raw(z) : decode_raw(z)).clamp(-1.0, 1.0);
+  std::int64_t tiles = 1;
+  if (tiled) {
+    const auto count = [](std::int64_t size, std::int64_t stride) {
+      return (size + stride - 1) / stride;
+    };
+    tiles = count(z.size(3), t.tile_sample_stride_height / f) *
+            count(z.size(4), t.tile_sample_stride_width / f);
+  }
+  const std::int64_t total = tiles * z.size(2);
+  std::int64_t done = 0;
+  const std::function<void()> chunk = [&] {
+    if (progress) progress(++done, total);
+  };
+  return (tiled ? tiled_decode_raw(z, chunk) : decode_raw(z, chunk)).clamp(-1.0, 1.0);
 }
 
 at::Tensor pixels_from_image(const at::Tensor& rgb) {

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 #include "models/wan_vae/config.h"
@@ -39,6 +40,8 @@ struct TilingOptions {
   std::int64_t tile_sample_stride_width = 192;
 };
 
+using DecodeProgress = std::function<void(std::int64_t done, std::int64_t total)>;
+
 struct VAEOptions {
   c10::ScalarType dtype = c10::kFloat;  // compute and weight dtype
   c10::Device device = c10::kCPU;
@@ -54,7 +57,9 @@ class WanVAE {
   static WanVAE load(const std::filesystem::path& model, const VAEOptions& options);
   // The network on weights from `store` (names in `layout`); load() uses it with a checkpoint,
   // `duogen init-tiny` with a materialising store.
-  static WanVAE from_weights(Config config, const VAEOptions& options, io::WeightStore& store,
+  static WanVAE from_weights(Config config,
+                             const VAEOptions& options,
+                             io::WeightStore& store,
                              Layout layout);
   WanVAE(WanVAE&&) noexcept;
   WanVAE& operator=(WanVAE&&) noexcept;
@@ -66,7 +71,9 @@ class WanVAE {
   // (mu - latents_mean) / latents_std.
   at::Tensor encode(const at::Tensor& pixels) const;
   // latents [B, z_dim, T', h, w] (normalised) -> pixels [B, 3, 1 + 4 (T' - 1), 8h, 8w] in [-1, 1].
-  at::Tensor decode(const at::Tensor& latents) const;
+  // `progress` is called after each decoded chunk (one latent frame of one tile) with the count
+  // done and the total.
+  at::Tensor decode(const at::Tensor& latents, const DecodeProgress& progress = {}) const;
 
   // The per-channel latent statistics, applied in fp32; both return fp32 whatever the input.
   at::Tensor normalize(const at::Tensor& mu) const;
@@ -82,9 +89,9 @@ class WanVAE {
   // [B, 2 z_dim, T', h, w]: encoder + quant_conv on one spatial region, chunked in time.
   at::Tensor encode_moments(const at::Tensor& pixels) const;
   at::Tensor tiled_encode_moments(const at::Tensor& pixels) const;
-  // post_quant_conv + decoder, frame by frame; not clamped.
-  at::Tensor decode_raw(const at::Tensor& z) const;
-  at::Tensor tiled_decode_raw(const at::Tensor& z) const;
+  // post_quant_conv + decoder, frame by frame; not clamped. `chunk` is called after each frame.
+  at::Tensor decode_raw(const at::Tensor& z, const std::function<void()>& chunk) const;
+  at::Tensor tiled_decode_raw(const at::Tensor& z, const std::function<void()>& chunk) const;
 
   Config config_;
   VAEOptions options_;
