@@ -318,11 +318,15 @@ VideoFrames decode_video_file(const fs::path& path, std::optional<std::int64_t> 
     if (incomplete) av_packet_unref(packet.get());
     DUOGEN_CHECK(!incomplete, FormatError, "{}: truncated or damaged: packet {} is incomplete{}",
                  name, packets - 1, decoded_before(frames.size()));
-    const int sent = avcodec_send_packet(dec.get(), packet.get());
+    int sent = avcodec_send_packet(dec.get(), packet.get());
+    if (sent == AVERROR(EAGAIN)) {  // output first (not expected: every send is drained)
+      more = receive();
+      sent = more ? avcodec_send_packet(dec.get(), packet.get()) : 0;
+    }
     av_packet_unref(packet.get());
-    DUOGEN_CHECK(sent >= 0 || sent == AVERROR(EAGAIN), FormatError,
-                 "{}: frame {} failed to decode: {}", name, frames.size(), ffmpeg::describe(sent));
-    more = receive();
+    DUOGEN_CHECK(sent >= 0, FormatError, "{}: frame {} failed to decode: {}", name, frames.size(),
+                 ffmpeg::describe(sent));
+    if (more) more = receive();
   }
   if (more) {  // end of file: drain the frames the decoder still holds (reordering delay)
     ffmpeg::clear_logged_error();
