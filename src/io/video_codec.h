@@ -29,7 +29,7 @@ struct EncoderSpec {
   double fps = 16;             // > 0
   OptionList encoder_options;  // AVOptions of the encoder ("crf", "preset", ...)
   OptionList muxer_options;    // AVOptions of the muxer ("movflags" = "+faststart")
-  bool full_range = false;     // YUV formats: full (JPEG) range instead of limited, tagged so
+  bool full_range = false;     // YUV: full (JPEG) range instead of limited, tagged as such
 };
 
 // Encodes frames (uint8 [T, H, W, 3], contiguous, CPU; checked by the caller) into `path`
