@@ -17,6 +17,7 @@ APT_PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libstb-dev
   libgtest-dev libgmock-dev
   libsentencepiece-dev sentencepiece libpcre2-dev libutf8proc-dev
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
 )
 
 log() { printf '[setup] %s\n' "$*"; }

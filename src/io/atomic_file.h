@@ -22,6 +22,10 @@ class AtomicFileWriter {
   void write(std::string_view text) { write(text.data(), text.size()); }
   // fsync, rename into place, fsync the directory. Throws IoError on failure.
   void commit();
+  // The temporary file, for a writer that must open it by name itself (FFmpeg's MP4 muxer
+  // reopens its output to move the index to the front): write through this path, then commit().
+  // fsync works on the file, so commit() makes those bytes durable too.
+  const std::filesystem::path& temp_path() const { return temp_; }
 
  private:
   std::filesystem::path target_;
