@@ -4,6 +4,7 @@
 
 #include "core/check.h"
 #include "io/json_config.h"
+#include "io/pipeline_snapshot.h"
 
 namespace duogen::pipeline {
 namespace {
@@ -35,9 +36,12 @@ CfgNegative parse_cfg_negative(const std::string& value, const std::string& file
 
 const char* to_string(CfgNegative rule) {
   switch (rule) {
-    case CfgNegative::kAfterLastImage: return "after_last_image";
-    case CfgNegative::kAssistantTurnStart: return "assistant_turn_start";
-    case CfgNegative::kZeroContext: return "zero_context";
+    case CfgNegative::kAfterLastImage:
+      return "after_last_image";
+    case CfgNegative::kAssistantTurnStart:
+      return "assistant_turn_start";
+    case CfgNegative::kZeroContext:
+      return "zero_context";
   }
   return "?";
 }
@@ -65,16 +69,35 @@ ModelManifest read_manifest(const fs::path& dir_or_file) {
   std::error_code ec;
   const fs::path file =
       fs::is_directory(dir_or_file, ec) ? dir_or_file / "duogen.json" : dir_or_file;
+  DUOGEN_CHECK(!io::find_pipeline_snapshot(dir_or_file).has_value(), UsageError,
+               "{}: a diffusers pipeline snapshot (model_index.json), not a DuoGen model: run "
+               "the published Cosmos-Predict2.5 pipeline with `duogen video` (or `duogen t2i`)",
+               dir_or_file.string());
   DUOGEN_CHECK(fs::exists(file, ec), IoError,
                "{}: no duogen.json (a DuoGen model directory names its components there; or "
                "give --mllm, --dit and --vae)",
                file.string());
   const io::JsonObject json = io::JsonObject::from_file(file);
   const fs::path base = fs::absolute(file).parent_path();
-  static const char* const kKnown[] = {
-      "format", "mllm", "tokenizer", "dit", "vae", "connector", "bov_token", "bov_token_id",
-      "eov_token", "eov_token_id", "cfg_negative", "cfg_formula", "mllm_max_side",
-      "condition_max_area", "noise", "shift", "condition_timestep", "network_time", "defaults"};
+  static const char* const kKnown[] = {"format",
+                                       "mllm",
+                                       "tokenizer",
+                                       "dit",
+                                       "vae",
+                                       "connector",
+                                       "bov_token",
+                                       "bov_token_id",
+                                       "eov_token",
+                                       "eov_token_id",
+                                       "cfg_negative",
+                                       "cfg_formula",
+                                       "mllm_max_side",
+                                       "condition_max_area",
+                                       "noise",
+                                       "shift",
+                                       "condition_timestep",
+                                       "network_time",
+                                       "defaults"};
   for (const auto& [key, value] : json.json().items()) {
     bool known = false;
     for (const char* k : kKnown) known = known || key == k;
@@ -122,8 +145,7 @@ ModelManifest read_manifest(const fs::path& dir_or_file) {
                network_time);
   m.network_time = network_time == "sigma" ? sampling::flow::NetworkTime::kSigma
                                            : sampling::flow::NetworkTime::kTimestep;
-  DUOGEN_CHECK(m.shift > 0, FormatError, "{}: 'shift' must be > 0, got {}", file.string(),
-               m.shift);
+  DUOGEN_CHECK(m.shift > 0, FormatError, "{}: 'shift' must be > 0, got {}", file.string(), m.shift);
   if (json.has("condition_timestep")) {
     const auto& v = json.json()["condition_timestep"];
     if (v.is_string()) {

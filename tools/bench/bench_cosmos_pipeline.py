@@ -2,7 +2,11 @@
 """CPU timing of diffusers' whole Cosmos2_5_PredictBasePipeline (text -> image and text -> 9-frame
 world) on a small random-weight snapshot, so duogen can be timed on the same directory.
 
-    .venv/bin/python tools/bench/bench_cosmos_pipeline.py [--snapshot /tmp/duogen-cosmos2_5-small] [--size 256x256] [--steps 8]
+    .venv/bin/python tools/bench/bench_cosmos_pipeline.py [--snapshot /tmp/duogen-cosmos2_5-small] [--size 256x256] [--steps 8] [--duogen build/duogen]
+
+With --duogen, `duogen video` runs on the same snapshot and settings after each diffusers run
+(its own process; its time is the run without the model load; peak RSS from wait4 of a second
+identical run), and the ratios against diffusers in the same invocation are printed.
 
 --snapshot DIR is used as it is when it holds a model_index.json; otherwise the small preset is
 written there first (Cosmos2_5_PredictBasePipeline.save_pretrained layout, as
@@ -130,12 +134,47 @@ def worker(snapshot: str, mode: str, height: int, width: int, steps: int) -> Non
         "frames_mean": round(float(frames.mean()), 5), "snapshot": snapshot}), flush=True)
 
 
+def duogen_run(binary: str, snapshot: str, mode: str, height: int, width: int, steps: int) -> dict:
+    """`duogen video` on the same snapshot and settings, its own process; the time is the run
+    itself (prompt encoding to the written output, as the CLI logs it), without the model load."""
+    import re
+    import tempfile
+    num_frames = 1 if mode == "t2i" else 9
+    with tempfile.TemporaryDirectory() as tmp:
+        out = pathlib.Path(tmp) / ("out.png" if num_frames == 1 else "out.mp4")
+        cmd = [binary, "video", "--model", snapshot, "--prompt", PROMPT, "--frames", str(num_frames),
+               "--height", str(height), "--width", str(width), "--steps", str(steps), "--guidance", "7",
+               "--seed", "0", "--out", str(out)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        start = time.perf_counter()
+        stdout, stderr = proc.communicate()
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(f"duogen failed: {stderr}")
+        match = re.search(r"in ([0-9.]+) s", stderr)
+        seconds = float(match.group(1)) if match else float("nan")
+    return {"impl": "duogen", "mode": mode, "height": height, "width": width, "num_frames": num_frames,
+            "steps": steps, "guidance_scale": 7.0, "dtype": "float32", "seconds": seconds,
+            "process_wall_seconds": round(wall, 3), "snapshot": snapshot}
+
+
+def peak_rss_of(cmd: list[str]) -> float:
+    """Runs cmd and returns its peak resident set (MiB) from wait4's rusage."""
+    import os
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{cmd[0]} failed (status {status})")
+    return usage.ru_maxrss / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--snapshot", type=pathlib.Path, default=pathlib.Path("/tmp/duogen-cosmos2_5-small"))
     parser.add_argument("--size", default="256x256", help="HxW in pixels (multiples of 16)")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--modes", default="t2i,t2w")
+    parser.add_argument("--duogen", help="also time this duogen binary on the same snapshot")
     parser.add_argument("--worker", nargs=5, metavar=("SNAPSHOT", "MODE", "H", "W", "STEPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -152,6 +191,19 @@ def main() -> None:
                               str(args.steps)], check=True, capture_output=True, text=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
+        if args.duogen:
+            ours = duogen_run(args.duogen, str(args.snapshot), mode, h, w, args.steps)
+            # Peak RSS from a second, identical run (wait4 on a process we started ourselves).
+            frames = "1" if mode == "t2i" else "9"
+            out_file = f"/tmp/duogen-bench-{mode}.{'png' if mode == 't2i' else 'mp4'}"
+            ours["peak_rss_mib"] = round(peak_rss_of(
+                [args.duogen, "video", "--model", str(args.snapshot), "--prompt", PROMPT, "--frames", frames,
+                 "--height", str(h), "--width", str(w), "--steps", str(args.steps), "--guidance", "7",
+                 "--seed", "0", "--out", out_file]))
+            ours["speedup_vs_diffusers"] = round(results[-1]["seconds"] / ours["seconds"], 2)
+            ours["rss_ratio_vs_diffusers"] = round(ours["peak_rss_mib"] / results[-1]["peak_rss_mib"], 2)
+            results.append(ours)
+            print(json.dumps(ours), flush=True)
     print(json.dumps({"results": results}))
 
 

@@ -18,6 +18,7 @@
 #include "core/check.h"
 #include "device_options.h"
 #include "io/atomic_file.h"
+#include "io/pipeline_snapshot.h"
 #include "pipeline/duogen_image_model.h"
 #include "pipeline/job.h"
 #include "pipeline/manifest.h"
@@ -49,7 +50,9 @@ struct GenerateArgs {
 };
 
 void add_model_options(CLI::App* cmd, GenerateArgs& a) {
-  cmd->add_option("--model", a.model, "DuoGen model directory (with duogen.json)");
+  cmd->add_option("--model", a.model,
+                  "DuoGen model directory (with duogen.json); for t2i also a Cosmos-Predict2.5 "
+                  "diffusers snapshot (model_index.json)");
   cmd->add_option("--mllm", a.mllm, "Qwen2.5-VL directory (overrides duogen.json)");
   cmd->add_option("--dit", a.dit, "Cosmos DiT checkpoint (overrides duogen.json)");
   cmd->add_option("--vae", a.vae, "Wan2.1 VAE checkpoint (overrides duogen.json)");
@@ -125,8 +128,7 @@ pipeline::ModelManifest manifest_for(const GenerateArgs& a) {
   const auto opt = [](const std::string& s) {
     return s.empty() ? std::optional<fs::path>() : std::optional<fs::path>(s);
   };
-  return pipeline::resolve_components(base, opt(a.mllm), opt(a.dit), opt(a.vae),
-                                      opt(a.tokenizer));
+  return pipeline::resolve_components(base, opt(a.mllm), opt(a.dit), opt(a.vae), opt(a.tokenizer));
 }
 
 // Sampling progress: a bar on a terminal, a few plain lines in logs.
@@ -146,8 +148,10 @@ pipeline::ProgressFn progress_printer() {
   };
 }
 
-void run(const GenerateArgs& a, const std::vector<pipeline::Job>& jobs, const fs::path& out_dir,
-        bool image_only) {
+void run(const GenerateArgs& a,
+         const std::vector<pipeline::Job>& jobs,
+         const fs::path& out_dir,
+         bool image_only) {
   const DevicePlacement placement = resolve(a.placement);
   const pipeline::ModelManifest manifest = manifest_for(a);
   const pipeline::JobOptions cli = cli_options(a);
@@ -165,14 +169,14 @@ void run(const GenerateArgs& a, const std::vector<pipeline::Job>& jobs, const fs
   }
   spdlog::info("loading the MLLM from {} ({}, {})", manifest.mllm.string(), placement.device.str(),
                c10::toString(placement.dtype));
-  pipeline::QwenConversation mllm(manifest, {placement.dtype, placement.device,
-                                             pipeline::ConversationOptions{}.context_capacity,
-                                             residency});
+  pipeline::QwenConversation mllm(manifest,
+                                  {placement.dtype, placement.device,
+                                   pipeline::ConversationOptions{}.context_capacity, residency});
   spdlog::info("loading the DiT from {} and the VAE from {}", manifest.dit.string(),
                manifest.vae.string());
   pipeline::DuoGenImageModel images(manifest, {placement.dtype, placement.device, residency});
-  images.check_context_width(mllm.config().text.num_hidden_layers,
-                             mllm.config().text.hidden_size, manifest.mllm);
+  images.check_context_width(mllm.config().text.num_hidden_layers, mllm.config().text.hidden_size,
+                             manifest.mllm);
 
   pipeline::RunOptions options;
   options.out_dir = out_dir;
@@ -197,9 +201,8 @@ void run(const GenerateArgs& a, const std::vector<pipeline::Job>& jobs, const fs
     spdlog::info("wrote {}", dir.string());
   };
   const auto lookup = [&](const std::string& token) { return mllm.token_id(token); };
-  const pipeline::RunSummary summary =
-      pipeline::run_jobs(jobs, manifest, mllm, images, lookup, mllm.stop_token_ids(), options,
-                         callbacks);
+  const pipeline::RunSummary summary = pipeline::run_jobs(
+      jobs, manifest, mllm, images, lookup, mllm.stop_token_ids(), options, callbacks);
   spdlog::info("{} job(s) finished, {} skipped (already done), {} failed", summary.finished,
                summary.skipped, summary.failures.size());
   if (residency) {
@@ -238,9 +241,9 @@ pipeline::Job single_job(const std::string& prompt, const std::vector<std::strin
 void run_single_image(const GenerateArgs& a, const pipeline::Job& job) {
   const fs::path target = fs::absolute(a.out);
   DUOGEN_CHECK(target.extension() == ".png", UsageError, "--out {}: must end in .png", a.out);
-  const fs::path scratch = target.parent_path() /
-                           fmt::format(".{}.work-{}", target.filename().string(),
-                                       static_cast<long>(::getpid()));
+  const fs::path scratch =
+      target.parent_path() /
+      fmt::format(".{}.work-{}", target.filename().string(), static_cast<long>(::getpid()));
   std::error_code ec;
   fs::remove_all(scratch, ec);
   try {
@@ -255,7 +258,56 @@ void run_single_image(const GenerateArgs& a, const pipeline::Job& job) {
   spdlog::info("wrote {}", target.string());
 }
 
+// t2i on a diffusers snapshot runs the Cosmos pipeline; the DuoGen-only options are refused by
+// name rather than ignored.
+void run_snapshot_image(const GenerateArgs& a, bool edit) {
+  DUOGEN_CHECK(!edit, UsageError,
+               "edit --model {}: a Cosmos-Predict2.5 snapshot has no editing mode (it continues "
+               "a first frame into a video: duogen video --image)",
+               a.model);
+  DUOGEN_CHECK(a.prompts.empty(), UsageError,
+               "t2i --jobs with a Cosmos snapshot: use duogen video --jobs (its job format)");
+  const std::vector<std::pair<const char*, bool>> duogen_only = {
+      {"--mllm", !a.mllm.empty()},
+      {"--dit", !a.dit.empty()},
+      {"--vae", !a.vae.empty()},
+      {"--tokenizer", !a.tokenizer.empty()},
+      {"--offload", !a.offload.empty()},
+      {"--max-new-tokens", a.max_new_tokens.has_value()},
+      {"--max-images", a.max_images.has_value()},
+      {"--temperature", a.temperature.has_value()},
+      {"--top-k", a.top_k.has_value()},
+      {"--top-p", a.top_p.has_value()},
+      {"--min-p", a.min_p.has_value()},
+      {"--repetition-penalty", a.repetition_penalty.has_value()},
+      {"--solver", a.solver.has_value()},
+      {"--schedule", a.schedule.has_value()},
+      {"--logit-bias", !a.logit_bias.empty()}};
+  for (const auto& [flag, given] : duogen_only) {
+    DUOGEN_CHECK(!given, UsageError,
+                 "{} does not apply to a Cosmos-Predict2.5 snapshot (its text encoder does not "
+                 "generate; its scheduler/ config sets the sampler)",
+                 flag);
+  }
+  cli_options(a);  // the --width/--height checks
+  CosmosImageArgs c;
+  c.model = a.model;
+  c.prompt = a.prompt;
+  c.out = a.out;
+  c.placement = a.placement;
+  c.seed = a.seed;
+  c.steps = a.steps;
+  c.width = a.width;
+  c.height = a.height;
+  c.guidance = a.guidance;
+  run_cosmos_image(c);
+}
+
 void run_image_command(const GenerateArgs& a, bool edit) {
+  if (!a.model.empty() && io::find_pipeline_snapshot(a.model)) {
+    run_snapshot_image(a, edit);
+    return;
+  }
   if (!a.prompts.empty()) {
     DUOGEN_CHECK(a.prompt.empty() && a.images.empty(), UsageError,
                  "give either --jobs or --prompt/--image, not both");
@@ -276,7 +328,13 @@ void add_generate_commands(CLI::App& app) {
       ->required();
   generate->add_option("--out", gen->out, "output directory (one subdirectory per job)")
       ->required();
-  generate->callback([gen] { run(*gen, pipeline::read_job_file(gen->prompts), gen->out, false); });
+  generate->callback([gen] {
+    DUOGEN_CHECK(gen->model.empty() || !io::find_pipeline_snapshot(gen->model), UsageError,
+                 "generate --model {}: a Cosmos-Predict2.5 snapshot does not write interleaved "
+                 "text; run it with duogen video (or duogen t2i)",
+                 gen->model);
+    run(*gen, pipeline::read_job_file(gen->prompts), gen->out, false);
+  });
 
   auto t2i_args = std::make_shared<GenerateArgs>();
   auto* t2i = app.add_subcommand("t2i", "text-to-image");
