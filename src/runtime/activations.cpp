@@ -240,4 +240,130 @@ std::uint64_t vae_encode_bytes(const wan_vae::Config& config,
   return peak + 3 * u(size.height) * u(size.width) * kF32;
 }
 
+// Text encoder pass over N tokens (hidden H, L decoder layers, vocab V):
+//   max(prefill:   mllm_prefill_bytes less its fp32 logits V * 4 (LogitsMode::kNone)
+//                  + the hidden states captured so far, at most (L + 1) * N*H*b,
+//       stack:     the captured entries and their stacked copy 2 * (L + 1) * N*H*b,
+//       normalise: the stacked states (L + 1) * N*H*b (entry 0, the embedding, is dropped)
+//                  + in fp32 the upcast copy, x - mean and the normalised result 3 * L*N*H*4,
+//                  then the [N, L*H] concatenation in fp32 (while the copy and the result are
+//                  alive) and its cast, the embedding: (L + 1)*N*H*b + L*N*H*(3 * 4 + b))
+std::uint64_t text_encoder_pass_bytes(const qwen2_5_vl::TextConfig& config,
+                                      std::int64_t tokens,
+                                      std::int64_t dtype_bytes,
+                                      AttentionPath path) {
+  const u64 b = u(dtype_bytes);
+  const u64 layers = u(config.num_hidden_layers);
+  const u64 nh = u(tokens) * u(config.hidden_size);
+  const u64 captured = (layers + 1) * nh * b;
+  const u64 prefill = mllm_prefill_bytes(config, tokens, dtype_bytes, path) -
+                      u(config.vocab_size) * kF32 + captured;
+  const u64 stack = 2 * captured;
+  const u64 normalise = captured + layers * nh * (3 * kF32 + b);
+  return std::max({prefill, stack, normalise});
+}
+
+// KV cache: layers * 2 (k, v) * kv_heads * head_dim * capacity * b, the capacity N rounded up to
+// the growth chunk (KVCache::reserve).
+std::uint64_t text_encoder_kv_cache_bytes(const qwen2_5_vl::TextConfig& config,
+                                          std::int64_t tokens,
+                                          std::int64_t dtype_bytes,
+                                          std::int64_t grow_chunk) {
+  const std::int64_t capacity = ceil_to(tokens, std::max<std::int64_t>(grow_chunk, 1));
+  return u(config.num_hidden_layers) * 2 * u(config.num_key_value_heads) * u(config.head_dim()) *
+         u(capacity) * u(dtype_bytes);
+}
+
+// cos and sin [S, head_dim] in fp32: 2 * S * d * 4.
+std::uint64_t dit_rope_table_bytes(const cosmos_dit::Config& config, std::int64_t tokens) {
+  return 2 * u(tokens) * u(config.attention_head_dim) * kF32;
+}
+
+// Every cached causal conv (CausalConv3d::forward with a FeatureCache, and the temporal
+// upsamplers' time_conv slot) keeps the last kCacheFrames = 2 frames of its input, so with the
+// widths C_0..C_n and stage pixels P_i = (h 2^i)(w 2^i) of vae_decode_bytes the cache holds
+//   2 * b * ( z * P_0                                   conv_in (z = z_dim)
+//            + 4 * C_0 * P_0                             the middle block's two residual blocks
+//            + sum over stages i of P_i * sum over its residual blocks of (C_in + C_out)
+//                                                        (conv1 reads C_in, conv2 C_out; the
+//                                                        1x1x1 shortcut takes no cache)
+//            + sum over the temporal upsamplers of C_{i+1} * P_i     time_conv's input
+//            + C_n * P_n )                               conv_out
+std::uint64_t vae_feature_cache_bytes(const wan_vae::Config& config,
+                                      ImageSize size,
+                                      std::int64_t dtype_bytes) {
+  const u64 b = u(dtype_bytes);
+  const auto dims = config.decoder_dims();
+  const auto temporal = config.temperal_upsample();
+  const std::int64_t lh = ceil_to(size.height, 8) / 8;
+  const std::int64_t lw = ceil_to(size.width, 8) / 8;
+  u64 channel_pixels = u(config.z_dim) * u(lh * lw) + 4 * u(dims[0]) * u(lh * lw);
+  const std::size_t stages = dims.size() - 1;
+  std::int64_t pixels = lh * lw;
+  for (std::size_t i = 0; i < stages; ++i) {
+    pixels = (lh << i) * (lw << i);
+    std::int64_t in = i > 0 ? dims[i] / 2 : dims[i];
+    const std::int64_t out = dims[i + 1];
+    for (std::int64_t r = 0; r <= config.num_res_blocks; ++r) {
+      channel_pixels += u(in + out) * u(pixels);
+      in = out;
+    }
+    if (i + 1 < stages && temporal[i]) channel_pixels += u(out) * u(pixels);
+  }
+  channel_pixels += u(dims.back()) * u(pixels);
+  return 2 * b * channel_pixels;
+}
+
+// The widest chunk: stage i runs T_i frames (T_0 = 1, doubled by each temporal upsampler) at
+// P_i pixels. The estimate is the largest of
+//   conv_in:          its time-padded input 3 * z * P_0 * b + output C_0 * P_0 * b
+//   residual blocks:  vae_res_block over T_i * P_i pixels + the conv's input with the 2 cached
+//                     frames in front (T_i + 2) * P_i * C * b, C = max(C_in, C_out)
+//   middle attention: vae_mid_attention on the one latent frame
+//   temporal upsampler (C = C_{i+1}): input T_i*P_i*C*b + time_conv's padded input
+//                     (T_i + 2)*P_i*C*b + its output 2C * T_i*P_i*b + the interleaved copy
+//                     2C * T_i*P_i*b; then the spatial x2 on its 2 T_i frames:
+//   spatial upsampler on T frames: T * (P*C*(b + 4) + 4P*C*4) (vae_decode_bytes' term per frame)
+// plus the chunk's output 3 * T_n * P_n * b.
+std::uint64_t vae_decode_chunk_bytes(const wan_vae::Config& config,
+                                     ImageSize size,
+                                     std::int64_t dtype_bytes,
+                                     AttentionPath path) {
+  const u64 b = u(dtype_bytes);
+  const auto dims = config.decoder_dims();
+  const auto temporal = config.temperal_upsample();
+  const std::int64_t lh = ceil_to(size.height, 8) / 8;
+  const std::int64_t lw = ceil_to(size.width, 8) / 8;
+  const auto res_block = [b](std::int64_t c_in, std::int64_t c_out, std::int64_t frames,
+                             std::int64_t pixels) {
+    return vae_res_block(c_in, c_out, frames * pixels, b) +
+           u(frames + 2) * u(pixels) * u(std::max(c_in, c_out)) * b;
+  };
+  const std::int64_t p0 = lh * lw;
+  u64 peak = 3 * u(config.z_dim) * u(p0) * b + u(dims[0]) * u(p0) * b;
+  peak =
+      std::max({peak, res_block(dims[0], dims[0], 1, p0), vae_mid_attention(dims[0], p0, b, path)});
+  const std::size_t stages = dims.size() - 1;
+  std::int64_t frames = 1;
+  std::int64_t pixels = p0;
+  for (std::size_t i = 0; i < stages; ++i) {
+    pixels = (lh << i) * (lw << i);
+    const std::int64_t in = i > 0 ? dims[i] / 2 : dims[i];
+    const std::int64_t out = dims[i + 1];
+    peak =
+        std::max({peak, res_block(in, out, frames, pixels), res_block(out, out, frames, pixels)});
+    if (i + 1 < stages) {
+      const u64 tp = u(frames) * u(pixels);
+      if (temporal[i]) {
+        peak = std::max(peak, tp * u(out) * b + u(frames + 2) * u(pixels) * u(out) * b +
+                                  2 * (2 * u(out) * tp * b));
+        frames *= 2;
+      }
+      const u64 c = u(out);
+      peak = std::max(peak, u(frames) * (u(pixels) * c * (b + kF32) + 4 * u(pixels) * c * kF32));
+    }
+  }
+  return peak + 3 * u(frames) * u(pixels) * b;
+}
+
 }  // namespace duogen::runtime

@@ -92,4 +92,37 @@ std::uint64_t vae_encode_bytes(const wan_vae::Config& config,
                                std::int64_t dtype_bytes,
                                AttentionPath path);
 
+// Cosmos-Predict2.5 text conditioning (pipeline/cosmos/prompt_encoder.h): the language model
+// over one prompt padded to `tokens` tokens, no logits, every layer's hidden state captured,
+// stacked, normalised in fp32 and concatenated to [tokens, layers * hidden] in the model dtype.
+// The KV cache the pass fills is counted separately (text_encoder_kv_cache_bytes).
+std::uint64_t text_encoder_pass_bytes(const qwen2_5_vl::TextConfig& config,
+                                      std::int64_t tokens,
+                                      std::int64_t dtype_bytes,
+                                      AttentionPath path);
+
+// The KV cache of one text encoder pass over `tokens` tokens (preallocated in chunks of
+// `grow_chunk` tokens, qwen2_5_vl::KVCacheOptions).
+std::uint64_t text_encoder_kv_cache_bytes(const qwen2_5_vl::TextConfig& config,
+                                          std::int64_t tokens,
+                                          std::int64_t dtype_bytes,
+                                          std::int64_t grow_chunk = 256);
+
+// The DiT's 3D RoPE tables for `tokens` tokens (rebuilt at every call, alive through it).
+std::uint64_t dit_rope_table_bytes(const cosmos_dit::Config& config, std::int64_t tokens);
+
+// Video decode (T' > 1 latent frames), run one latent frame at a time with the causal feature
+// cache. Latent size h x w = size / 8.
+//   vae_feature_cache_bytes: the cache, alive for the whole decode of one region;
+//   vae_decode_chunk_bytes: the temporaries of the widest chunk (any latent frame after the
+//     first, which the temporal upsamplers turn into scale_factor_temporal frames), the cache
+//     and the frames decoded before excluded.
+std::uint64_t vae_feature_cache_bytes(const wan_vae::Config& config,
+                                      ImageSize size,
+                                      std::int64_t dtype_bytes);
+std::uint64_t vae_decode_chunk_bytes(const wan_vae::Config& config,
+                                     ImageSize size,
+                                     std::int64_t dtype_bytes,
+                                     AttentionPath path);
+
 }  // namespace duogen::runtime

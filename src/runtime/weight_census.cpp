@@ -84,7 +84,10 @@ bool has_weights(const fs::path& path) {
   std::error_code ec;
   if (fs::is_regular_file(path, ec)) return path.extension() == ".safetensors";
   if (!fs::is_directory(path, ec)) return false;
-  if (fs::exists(path / io::kIndexFileName, ec)) return true;
+  if (fs::exists(path / io::kIndexFileName, ec) ||
+      fs::exists(path / io::kDiffusersIndexFileName, ec)) {
+    return true;
+  }
   for (const auto& entry : fs::directory_iterator(path, ec)) {
     if (entry.is_regular_file() && entry.path().extension() == ".safetensors") return true;
   }
@@ -106,7 +109,7 @@ WeightCensus census_qwen_config(const qwen2_5_vl::Config& config) {
   options.device = c10::Device(c10::kMeta);
   qwen2_5_vl::Model::from_weights(config, options, store);
   qwen2_5_vl::VisionTower vision(config.vision, store.root().sub("visual"));
-  return census_materialized(store, qwen_part, "Qwen2.5-VL config");
+  return census_materialized(store, qwen_part, "Qwen2.5-VL");
 }
 
 WeightCensus census_dit_config(const cosmos_dit::Config& config) {
@@ -115,7 +118,7 @@ WeightCensus census_dit_config(const cosmos_dit::Config& config) {
   cosmos_dit::DitOptions options;
   options.device = c10::Device(c10::kMeta);
   cosmos_dit::CosmosDiT::from_weights(config, options, store);
-  return census_materialized(store, dit_part, "Cosmos DiT config");
+  return census_materialized(store, dit_part, "Cosmos DiT");
 }
 
 WeightCensus census_vae_config(const wan_vae::Config& config) {
@@ -125,7 +128,7 @@ WeightCensus census_vae_config(const wan_vae::Config& config) {
   options.device = c10::Device(c10::kMeta);
   wan_vae::WanVAE::from_weights(config, options, store, wan_vae::Layout::kDiffusers);
   return census_materialized(
-      store, [](const std::string&) { return std::string("vae"); }, "Wan VAE config");
+      store, [](const std::string&) { return std::string("vae"); }, "Wan VAE");
 }
 
 }  // namespace duogen::runtime

@@ -56,8 +56,9 @@ using PartOf = std::function<std::string(const std::string& name)>;
 
 WeightCensus census_checkpoint(const io::Checkpoint& checkpoint, const PartOf& part_of);
 
-// True if `path` is a .safetensors file or a directory with an index or .safetensors files
-// (what io::Checkpoint::open accepts); false for a directory holding only a config.
+// True if `path` is a .safetensors file or a directory with an index (transformers' or
+// diffusers' name) or .safetensors files (what io::Checkpoint::open accepts); false for a
+// directory holding only a config.
 bool has_weights(const std::filesystem::path& path);
 
 // Parts: "text" (embedding, decoder layers, final norm, lm_head) and "vision" (`visual.*`).

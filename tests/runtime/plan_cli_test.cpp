@@ -1,11 +1,14 @@
 // `duogen plan` run as a user would: the table on a tiny model, JSON that parses and agrees with
-// the headers, usage errors (exit 2) for bad sizes, exit 1 naming a missing model directory.
+// the headers, components given one by one (--mllm/--dit/--vae over or instead of duogen.json),
+// usage errors (exit 2) for bad sizes, exit 1 naming a missing model directory. Snapshots:
+// snapshot_cli_test.cpp.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "runtime/runtime_fixtures.h"
+#include "testing/fixtures.h"
 #include "testing/process.h"
 #include "testing/test_paths.h"
 
@@ -75,6 +78,60 @@ TEST(PlanCli, BadSizesAreUsageErrors) {
   const auto r = duogen({"plan", model, "--budget", "12XB"});
   EXPECT_TRUE(contains(r.err, "--budget")) << r.err;
   EXPECT_TRUE(contains(r.err, "12XB")) << r.err;
+}
+
+TEST(PlanCli, ComponentsGivenOneByOne) {
+  const fs::path model = testing::tiny_model_dir();
+  const auto plan = [](std::vector<std::string> args) {
+    args.insert(args.begin(), "plan");
+    args.push_back("--json");
+    const auto r = duogen(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? json::parse(r.out) : json();
+  };
+  const json whole = plan({model.string(), "--width", "256", "--height", "256"});
+  // Instead of duogen.json: the same plan from the same three directories.
+  const json parts = plan({"--mllm", (model / "mllm").string(), "--dit", (model / "dit").string(),
+                           "--vae", (model / "vae").string(), "--width", "256", "--height", "256"});
+  EXPECT_EQ(parts["model"], "");
+  EXPECT_EQ(parts["component_paths"]["mllm"], (model / "mllm").string());
+  EXPECT_EQ(parts["component_paths"]["tokenizer"], (model / "mllm").string());  // from --mllm
+  EXPECT_EQ(parts["totals"], whole["totals"]);
+  // Over duogen.json: --vae replaces only the VAE (here by the tiny Cosmos snapshot's, whose
+  // weights differ), the rest stays the manifest's.
+  const fs::path other_vae = testing::data_dir() / "tiny-cosmos2_5" / "vae";
+  const json over = plan({model.string(), "--vae", other_vae.string()});
+  EXPECT_NE(over["model"], "");
+  EXPECT_EQ(over["component_paths"]["vae"], other_vae.string());
+  EXPECT_EQ(over["component_paths"]["dit"], whole["component_paths"]["dit"]);
+  ASSERT_EQ(over["components"].size(), 4u);
+  ASSERT_EQ(over["components"][2]["name"], "vae");
+  EXPECT_NE(over["components"][2]["weights"], whole["components"][2]["weights"]);
+  EXPECT_EQ(over["components"][1]["weights"], whole["components"][1]["weights"]);
+  // The text names the three paths when there is no duogen.json.
+  const auto r = duogen({"plan", "--mllm", (model / "mllm").string(), "--dit",
+                         (model / "dit").string(), "--vae", (model / "vae").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "model: mllm " + (model / "mllm").string())) << r.out;
+}
+
+TEST(PlanCli, ComponentErrors) {
+  const fs::path model = testing::tiny_model_dir();
+  // Not all three without MODEL_DIR: a usage error naming what to give.
+  auto r = duogen({"plan", "--mllm", (model / "mllm").string(), "--dit", (model / "dit").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "--vae")) << r.err;
+  // A path that is not there.
+  const fs::path missing = fs::temp_directory_path() / "duogen-plan-test-no-such-vae";
+  r = duogen({"plan", model.string(), "--vae", missing.string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "--vae " + missing.string())) << r.err;
+  // A directory without duogen.json: the message offers the component options, which now work.
+  const fs::path bare = testing::make_temp_dir("plan-bare");
+  r = duogen({"plan", bare.string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(contains(r.err, "--mllm, --dit and --vae")) << r.err;
+  fs::remove_all(bare);
 }
 
 TEST(PlanCli, AMissingModelDirectoryFailsNamingIt) {
