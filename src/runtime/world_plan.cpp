@@ -295,9 +295,8 @@ WorldPlan plan_world(const WorldDescription& model, const WorldPlanOptions& o) {
     va.working_parts.emplace_back("host_output", to_host);
     vae_working = std::max(vae_working, to_host);
   }
-  va.held_parts = {{"prompt_embeddings", branches * embedding},
-                   {"transformer_contexts", contexts},
-                   {"latents", 4 * latent}};
+  // The DiT's contexts end with the denoising stage (WorldPipeline::run scopes them to it).
+  va.held_parts = {{"prompt_embeddings", branches * embedding}, {"latents", 4 * latent}};
 
   te.working = kv + pass;
   te.held = sum(te.held_parts);

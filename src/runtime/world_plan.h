@@ -12,7 +12,7 @@
 //   transformer   the DiT over the latent video [1, 16, T' = (frames - 1) / 4 + 1, H/8, W/8]
 //                 (T' * H/16 * W/16 tokens, patch 1x2x2), both CFG branches batched; the
 //                 prepared contexts (connector output + every block's context k/v) of each
-//                 branch and the stacked pair live to the end of the run.
+//                 branch and the stacked pair live for this stage.
 //   vae           the Wan VAE decode, one latent frame at a time with the causal feature cache
 //                 (or per 256-px tile with tiling), the decoded frames collected on the device.
 // Then the video goes to the host as fp32 [1, 3, frames, H, W] and uint8 frames.

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
 
 #include "duogen/error.h"
@@ -50,6 +51,33 @@ TEST_P(CosmosPipelineParity, EqualsDiffusersThroughout) {
 INSTANTIATE_TEST_SUITE_P(Modes,
                          CosmosPipelineParity,
                          ::testing::Values("t2i", "t2w", "i2w", "v2w"));
+
+// The Hugging Face cache layout: every file a symlink into blobs/, the revision named by
+// refs/main. The run reads through the links and gives the same result.
+TEST(CosmosPipeline, RunsFromTheHuggingFaceCacheLayout) {
+  const fs::path repo = testing::make_temp_dir("hf-cache") / "models--org--tiny-cosmos";
+  const fs::path rev = repo / "snapshots" / "0123abcd";
+  fs::create_directories(repo / "blobs");
+  int n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(snapshot_dir())) {
+    const fs::path rel = fs::relative(e.path(), snapshot_dir());
+    if (e.is_directory()) {
+      fs::create_directories(rev / rel);
+      continue;
+    }
+    const fs::path blob = repo / "blobs" / ("blob" + std::to_string(n++));
+    fs::copy_file(e.path(), blob);
+    fs::create_directories((rev / rel).parent_path());
+    fs::create_symlink(fs::relative(blob, (rev / rel).parent_path()), rev / rel);
+  }
+  fs::create_directories(repo / "refs");
+  std::ofstream(repo / "refs" / "main") << "0123abcd";
+  verify::VerifyOptions options;
+  options.model = repo;
+  options.reference = dump("t2i");
+  EXPECT_TRUE(verify::run_verify(options).passed());
+  fs::remove_all(repo.parent_path());
+}
 
 // The tolerance separates real differences: another seed, guidance or negative prompt moves the
 // final latents by far more than the 1e-4 the parity test allows.

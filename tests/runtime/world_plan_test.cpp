@@ -427,7 +427,7 @@ TEST_F(RealWorldPlan, WorkingSetsFromTheConfigNumbers) {
   const u64 latent_in = 2 * 16 * t * h * w * kB;
   const WorldStage& vae = plan.stage("vae");
   EXPECT_EQ(vae.working, latent_in + std::max(cache + chunk + decoded, 2 * decoded));
-  EXPECT_EQ(vae.held, 2 * embedding + contexts + 4 * latent);
+  EXPECT_EQ(vae.held, 2 * embedding + 4 * latent);  // the DiT contexts end with its stage
 
   // Host: the fp32 video and the uint8 frames.
   EXPECT_EQ(plan.host_video, 3 * frames * 704 * 1280 * 4);

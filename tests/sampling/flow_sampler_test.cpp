@@ -216,8 +216,12 @@ TEST(FlowSampler, Float32RunsMatchDiffusers) {
     // algorithmic slip (those move results by >= 1e-3).
     if (c.solver == SolverKind::kEuler) {
       // Euler's dt is exact in float64 and rounds once to float32, like the reference's float32
-      // subtraction; the two tensor ops are the same ATen kernels: bit-exact.
-      EXPECT_EQ(err, 0.0) << c.name;
+      // subtraction, and the two tensor ops are the reference's: bit-exact where the goldens were
+      // made. The synthetic model's at::tanh is vectorised per CPU (ATen's AVX2 and AVX-512
+      // kernels round differently by an ulp), so on another CPU the trajectory drifts by a few
+      // float32 ulps: measured 7.6e-8 on an AVX-512 Xeon; 5e-7 bounds that and stays far below
+      // any real slip (>= 1e-3).
+      EXPECT_LE(err, 5e-7) << c.name;
     } else {
       EXPECT_LE(err, 2e-6) << c.name;
     }

@@ -235,7 +235,7 @@ WorldResult WorldPipeline::run(const WorldRequest& r, const WorldProgress& progr
     wan_vae::WanVAE& vae = s.autoencoder();
     out.condition_latents = vae.encode(pixels.to(device).to(s.options.dtype)).to(at::kFloat);
     out.condition_pixels = pixels;
-    // The decode below needs the VAE again; only text -> world drops it here.
+    s.done_with(s.vae);  // loaded again for the decode
   }
 
   // The initial noise, from a CPU generator as diffusers' randn_tensor does for any device.
@@ -252,49 +252,52 @@ WorldResult WorldPipeline::run(const WorldRequest& r, const WorldProgress& progr
   const at::Tensor gt_velocity = (out.initial_latents - cond_latent) * cond_mask;
 
   stage("denoise");
-  cosmos_dit::CosmosDiT& dit = s.transformer();
-  const c10::ScalarType net_dtype = dit.options().dtype;
-  const cosmos_dit::DitContext positive = dit.prepare_context(out.prompt_embeds.to(device));
-  std::optional<cosmos_dit::DitContext> negative, stacked;
-  if (cfg) {
-    negative = dit.prepare_context(out.negative_prompt_embeds.to(device));
-    if (s.options.batch_cfg) stacked = cosmos_dit::stack_contexts({&positive, &*negative});
-  }
-  const at::Tensor net_mask = cond_mask.to(net_dtype);
-  const at::Tensor padding_mask = at::zeros({1, 1, r.height, r.width}, f32.dtype(net_dtype));
-
-  flow::SamplerOptions sampler;
-  sampler.solver = flow::SolverKind::kUniPC;
-  sampler.unipc = s.scheduler.unipc;
-  const flow::FlowSchedule schedule = flow::diffusers_schedule(s.scheduler, r.steps);
-  flow::CfgOptions guidance{r.guidance, flow::CfgFormula::kCosmos};
-
-  auto velocity = [&](const at::Tensor& x, const flow::StepContext& step) {
-    const at::Tensor sigma = at::full({1, 1, 1, 1, 1}, static_cast<float>(step.sigma), f32);
-    const at::Tensor timestep =
-        r.conditional_frame_timestep >= 0
-            ? cond_indicator * r.conditional_frame_timestep + (1 - cond_indicator) * sigma
-            : sigma.expand({1, 1, latent_frames, 1, 1});
-    const at::Tensor in = (cond_mask * cond_latent + (1 - cond_mask) * x).to(net_dtype);
-    // The condition frames move with their true velocity: gt + v * (1 - mask).
-    auto replace = [&](const at::Tensor& v) { return gt_velocity + v * (1 - cond_mask); };
-    if (!cfg) return replace(dit.velocity(in, timestep, positive, net_mask, padding_mask));
-    at::Tensor v_pos, v_neg;
-    if (stacked) {
-      const at::Tensor both = dit.velocity(at::cat({in, in}), timestep.expand({2, -1, -1, -1, -1}),
-                                           *stacked, net_mask, padding_mask);
-      v_pos = both.slice(0, 0, 1);
-      v_neg = both.slice(0, 1, 2);
-    } else {
-      v_pos = dit.velocity(in, timestep, positive, net_mask, padding_mask);
-      v_neg = dit.velocity(in, timestep, *negative, net_mask, padding_mask);
+  {  // the DiT and its contexts live for this stage only
+    cosmos_dit::CosmosDiT& dit = s.transformer();
+    const c10::ScalarType net_dtype = dit.options().dtype;
+    const cosmos_dit::DitContext positive = dit.prepare_context(out.prompt_embeds.to(device));
+    std::optional<cosmos_dit::DitContext> negative, stacked;
+    if (cfg) {
+      negative = dit.prepare_context(out.negative_prompt_embeds.to(device));
+      if (s.options.batch_cfg) stacked = cosmos_dit::stack_contexts({&positive, &*negative});
     }
-    return flow::cfg_combine(replace(v_pos), replace(v_neg), guidance);
-  };
-  out.latents = flow::sample(out.initial_latents, velocity, schedule, sampler,
-                             [&](const flow::StepContext& step, const at::Tensor&) {
-                               if (progress.step) progress.step(step.index + 1, step.num_steps);
-                             });
+    const at::Tensor net_mask = cond_mask.to(net_dtype);
+    const at::Tensor padding_mask = at::zeros({1, 1, r.height, r.width}, f32.dtype(net_dtype));
+
+    flow::SamplerOptions sampler;
+    sampler.solver = flow::SolverKind::kUniPC;
+    sampler.unipc = s.scheduler.unipc;
+    const flow::FlowSchedule schedule = flow::diffusers_schedule(s.scheduler, r.steps);
+    flow::CfgOptions guidance{r.guidance, flow::CfgFormula::kCosmos};
+
+    auto velocity = [&](const at::Tensor& x, const flow::StepContext& step) {
+      const at::Tensor sigma = at::full({1, 1, 1, 1, 1}, static_cast<float>(step.sigma), f32);
+      const at::Tensor timestep =
+          r.conditional_frame_timestep >= 0
+              ? cond_indicator * r.conditional_frame_timestep + (1 - cond_indicator) * sigma
+              : sigma.expand({1, 1, latent_frames, 1, 1});
+      const at::Tensor in = (cond_mask * cond_latent + (1 - cond_mask) * x).to(net_dtype);
+      // The condition frames move with their true velocity: gt + v * (1 - mask).
+      auto replace = [&](const at::Tensor& v) { return gt_velocity + v * (1 - cond_mask); };
+      if (!cfg) return replace(dit.velocity(in, timestep, positive, net_mask, padding_mask));
+      at::Tensor v_pos, v_neg;
+      if (stacked) {
+        const at::Tensor both =
+            dit.velocity(at::cat({in, in}), timestep.expand({2, -1, -1, -1, -1}), *stacked,
+                         net_mask, padding_mask);
+        v_pos = both.slice(0, 0, 1);
+        v_neg = both.slice(0, 1, 2);
+      } else {
+        v_pos = dit.velocity(in, timestep, positive, net_mask, padding_mask);
+        v_neg = dit.velocity(in, timestep, *negative, net_mask, padding_mask);
+      }
+      return flow::cfg_combine(replace(v_pos), replace(v_neg), guidance);
+    };
+    out.latents = flow::sample(out.initial_latents, velocity, schedule, sampler,
+                               [&](const flow::StepContext& step, const at::Tensor&) {
+                                 if (progress.step) progress.step(step.index + 1, step.num_steps);
+                               });
+  }
   s.done_with(s.dit);
 
   stage("decode");
