@@ -4,10 +4,13 @@
 #pragma once
 
 #include <filesystem>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/check.h"
 
@@ -40,6 +43,11 @@ class JsonObject {
   std::optional<JsonObject> child(std::string_view key) const;
   const nlohmann::json& json() const { return value_; }
   const std::string& file() const { return file_; }
+  // `key` with this object's path in front ("text_config.hidden_act").
+  std::string key_path(std::string_view key) const { return qualified(key); }
+  // Throws FormatError "FILE: 'KEY' = VALUE is not supported: WHY" (the value as JSON, or
+  // "absent" when the key is not there).
+  [[noreturn]] void unsupported(std::string_view key, std::string_view why) const;
 
  private:
   const nlohmann::json* find(std::string_view key) const;
@@ -72,5 +80,30 @@ class JsonObject {
   std::string file_;
   std::string path_;  // "" at the top level, else "text_config." etc.
 };
+
+// A key a config loader knows but that has no effect on inference, and why (e.g. dropout rates,
+// initializer_range, the storage dtype). Each model family lists its keys in its config.cpp;
+// docs/config_keys.md is the table of every key.
+struct IgnoredKey {
+  std::string_view key;
+  std::string_view reason;
+};
+
+// Keys of every Hugging Face config.json that never change the network: transformers'
+// PreTrainedConfig bookkeeping and the generation parameters it moves to generation_config.
+std::span<const IgnoredKey> transformers_common_keys();
+// Keys diffusers' ConfigMixin writes into every config.json (`_class_name`, `_diffusers_version`,
+// ...).
+std::span<const IgnoredKey> diffusers_common_keys();
+
+// Keys of `object` in none of `read` (the keys the loader reads: honoured, or refused by its own
+// checks) and `ignored`, qualified with the object's path, in the file's order.
+std::vector<std::string> unknown_keys(const JsonObject& object,
+                                      std::span<const std::string_view> read,
+                                      std::initializer_list<std::span<const IgnoredKey>> ignored);
+// One warning naming the file and the unknown keys, if there are any. transformers and diffusers
+// ignore keys they do not know as well, so these are not errors; but a key duogen does not know
+// may describe a network it does not implement.
+void warn_unknown_keys(const JsonObject& object, const std::vector<std::string>& keys);
 
 }  // namespace duogen::io

@@ -1,6 +1,8 @@
 // Config parsing parity: each case of tests/data/reference/qwen2_5_vl_configs.json (written by
 // tools/reference/dump_qwen2_5_vl_configs.py) holds a config.json and the values transformers
-// resolves it to; duogen must resolve it to the same values.
+// resolves it to; duogen must resolve it to the same values. Each "refused" config (sliding-window
+// layers, scaled RoPE, activations duogen lacks, ...) must fail with a FormatError naming the file
+// and the key.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -21,7 +23,7 @@ json load_golden() {
 
 TEST(Qwen2_5_VLConfig, MatchesTransformersOnEveryGoldenCase) {
   const json golden = load_golden();
-  ASSERT_GE(golden["cases"].size(), 4u);
+  ASSERT_GE(golden["cases"].size(), 13u);
   for (const auto& c : golden["cases"]) {
     SCOPED_TRACE(c["name"].get<std::string>());
     const Config cfg = Config::from_json(io::JsonObject(c["config"], "golden"));
@@ -37,6 +39,10 @@ TEST(Qwen2_5_VLConfig, MatchesTransformersOnEveryGoldenCase) {
     EXPECT_DOUBLE_EQ(cfg.text.rms_norm_eps, t["rms_norm_eps"].get<double>());
     EXPECT_DOUBLE_EQ(cfg.text.rope_theta, t["rope_theta"].get<double>());
     EXPECT_EQ(cfg.text.hidden_act, t["hidden_act"]);
+    // duogen runs full causal attention in every layer and refuses configs where transformers
+    // does anything else, so every accepted case must resolve to full attention throughout.
+    for (const auto& type : t["layer_types"]) EXPECT_EQ(type, "full_attention");
+    EXPECT_EQ(t["layer_types"].size(), static_cast<std::size_t>(cfg.text.num_hidden_layers));
     if (t["mrope_section"].is_null()) {
       // transformers leaves it unset without rope_scaling (its model then cannot run); duogen
       // falls back to the Qwen2.5-VL value.
@@ -58,6 +64,9 @@ TEST(Qwen2_5_VLConfig, MatchesTransformersOnEveryGoldenCase) {
     EXPECT_EQ(cfg.vision.tokens_per_second, v["tokens_per_second"]);
     EXPECT_EQ(cfg.vision.fullatt_block_indexes,
               v["fullatt_block_indexes"].get<std::vector<std::int64_t>>());
+    EXPECT_EQ(cfg.vision.hidden_act, v["hidden_act"]);
+    EXPECT_DOUBLE_EQ(cfg.vision.rope_theta, v["rope_theta"].get<double>());
+    EXPECT_EQ(v["rope_type"], "axial");
     EXPECT_EQ(cfg.tie_word_embeddings, r["tie_word_embeddings"]);
     EXPECT_EQ(cfg.image_token_id, r["image_token_id"]);
     EXPECT_EQ(cfg.video_token_id, r["video_token_id"]);
@@ -65,6 +74,26 @@ TEST(Qwen2_5_VLConfig, MatchesTransformersOnEveryGoldenCase) {
     EXPECT_EQ(cfg.vision_end_token_id, r["vision_end_token_id"]);
     EXPECT_EQ(cfg.bos_token_id, r["bos_token_id"]);
     EXPECT_EQ(cfg.eos_token_ids, r["eos_token_ids"].get<std::vector<std::int64_t>>());
+    // Every key of these files (the 7B's legacy layout included) is read or listed as a no-op.
+    EXPECT_EQ(Config::unknown_keys(io::JsonObject(c["config"], "golden")),
+              std::vector<std::string>{});
+  }
+}
+
+TEST(Qwen2_5_VLConfig, RefusesWhatItDoesNotImplementNamingFileAndKey) {
+  const json golden = load_golden();
+  ASSERT_GE(golden["refused"].size(), 12u);
+  for (const auto& c : golden["refused"]) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    const std::string key = c["key"];
+    try {
+      Config::from_json(io::JsonObject(c["config"], "model/config.json"));
+      ADD_FAILURE() << "accepted; transformers makes of it: " << c["transformers"].dump();
+    } catch (const FormatError& e) {
+      const std::string msg = e.what();
+      EXPECT_EQ(msg.rfind("model/config.json: '" + key + "'", 0), 0u) << msg;
+      EXPECT_NE(msg.find("is not supported"), std::string::npos) << msg;
+    }
   }
 }
 

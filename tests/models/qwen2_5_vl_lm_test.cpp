@@ -352,6 +352,7 @@ std::filesystem::path make_chat_checkpoint(const std::filesystem::path& dir) {
   text["hidden_size"] = 16;
   text["intermediate_size"] = 32;
   text["num_hidden_layers"] = 1;
+  text.erase("layer_types");        // one entry per layer (transformers checks the count too)
   text["num_attention_heads"] = 2;  // head_dim 8
   text["num_key_value_heads"] = 1;
   text["rope_parameters"]["mrope_section"] = {1, 1, 2};

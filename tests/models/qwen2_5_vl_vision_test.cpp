@@ -168,7 +168,7 @@ TEST(VisionTower, MissingWeightsAreReported) {
   EXPECT_THROW(store.finish("vision", false), WeightError);
 
   config = Config::from_directory(tiny_model()).vision;
-  config.hidden_act = "relu6";
+  config.hidden_act = "prelu";  // has learned parameters; refused
   io::WeightStore store2(checkpoint, weight_load_options(at::kFloat));
   EXPECT_THROW(VisionTower(config, store2.root().sub("visual")), InvalidArgument);
 }

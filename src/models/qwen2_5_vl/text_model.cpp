@@ -36,6 +36,10 @@ at::Tensor cat_rows(const std::vector<at::Tensor>& parts) {
 TextModel TextModel::load(const io::WeightView& model, const TextConfig& config) {
   TextModel m;
   m.config_ = config;
+  const auto activation = activation_from_name(config.hidden_act);
+  DUOGEN_CHECK(activation.has_value(), InvalidArgument, "text model: hidden_act '{}': {}",
+               config.hidden_act, activation_refusal(config.hidden_act));
+  m.activation_ = *activation;
   const std::int64_t h = config.hidden_size, d = config.head_dim();
   const std::int64_t q_dim = config.num_attention_heads * d;
   const std::int64_t kv_dim = config.num_key_value_heads * d;
@@ -117,7 +121,8 @@ at::Tensor TextModel::layer_forward(std::int64_t index,
   const at::Tensor m = ops::rms_norm(h, l.post_attention_norm, eps);
   const at::Tensor gate_up = at::linear(m, l.gate_up_weight);  // [T, 2 I]
   const std::int64_t inter = config_.intermediate_size;
-  const at::Tensor act = at::silu(gate_up.narrow(1, 0, inter)) * gate_up.narrow(1, inter, inter);
+  const at::Tensor act =
+      apply_activation(activation_, gate_up.narrow(1, 0, inter)) * gate_up.narrow(1, inter, inter);
   return h + at::linear(act, l.down_weight);
 }
 

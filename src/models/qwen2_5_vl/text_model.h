@@ -2,8 +2,9 @@
 //
 // Follows transformers 5.23 `Qwen2_5_VLTextModel`: token embedding, decoder layers
 //   x += o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n))), n = input_layernorm(x)
-//   x += down_proj(silu(gate_proj(h)) * up_proj(h)),  h = post_attention_layernorm(x)
-// (q/k/v with bias, o/gate/up/down without, GQA, causal), then the final `model.norm`. The q/k/v
+//   x += down_proj(act(gate_proj(h)) * up_proj(h)),  h = post_attention_layernorm(x)
+// (q/k/v with bias, o/gate/up/down without, GQA, causal; act = `hidden_act`, SiLU in every
+// release), then the final `model.norm`. The q/k/v
 // and gate/up projections are concatenated at load time so each layer runs two input matmuls.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "io/weight_loader.h"
+#include "models/qwen2_5_vl/activation.h"
 #include "models/qwen2_5_vl/config.h"
 #include "models/qwen2_5_vl/kv_cache.h"
 
@@ -68,6 +70,7 @@ class TextModel {
                            KVCache& cache) const;
 
   TextConfig config_;
+  Activation activation_ = Activation::kSilu;  // config_.hidden_act
   at::Tensor embed_tokens_;  // [V, H]
   std::vector<DecoderLayer> layers_;
   at::Tensor norm_;            // [H]

@@ -105,9 +105,10 @@ VisionTower::VisionTower(const VisionConfig& config, const io::WeightView& weigh
                "vision tower: hidden_size {} / num_heads {} must give a head_dim divisible by 4 "
                "(2D rotary embedding)",
                c.hidden_size, c.num_heads);
-  DUOGEN_CHECK(c.hidden_act == "silu" || c.hidden_act == "gelu" ||
-                   c.hidden_act == "gelu_pytorch_tanh" || c.hidden_act == "quick_gelu",
-               InvalidArgument, "vision tower: unsupported hidden_act '{}'", c.hidden_act);
+  const auto activation = activation_from_name(c.hidden_act);
+  DUOGEN_CHECK(activation.has_value(), InvalidArgument, "vision tower: hidden_act '{}': {}",
+               c.hidden_act, activation_refusal(c.hidden_act));
+  activation_ = *activation;
   DUOGEN_CHECK(c.depth >= 0 && c.spatial_merge_size > 0 && c.patch_size > 0 &&
                    c.temporal_patch_size > 0 && c.in_channels > 0 && c.out_hidden_size > 0,
                InvalidArgument, "vision tower: non-positive sizes in the vision config");
@@ -156,14 +157,6 @@ VisionTower VisionTower::load(const std::filesystem::path& model,
 c10::ScalarType VisionTower::dtype() const { return patch_w_.scalar_type(); }
 c10::Device VisionTower::device() const { return patch_w_.device(); }
 
-at::Tensor VisionTower::activation(const at::Tensor& x) const {
-  const auto& act = config_.hidden_act;
-  if (act == "silu") return at::silu(x);
-  if (act == "gelu") return at::gelu(x);
-  if (act == "gelu_pytorch_tanh") return at::gelu(x, "tanh");
-  return x * at::sigmoid(1.702 * x);  // quick_gelu
-}
-
 at::Tensor VisionTower::rotary(const at::Tensor& positions) const {
   // transformers' axial rope: inv_freq over head_dim / 2 rotary dims, the same frequencies for
   // rows and columns, computed in fp32 like the reference (theta ** (arange / dim) in fp32).
@@ -203,7 +196,8 @@ at::Tensor VisionTower::block_forward(const Block& b,
   at::Tensor out = x + linear(attn.reshape({n, heads * hd}), b.proj_w, b.proj_b);
   const at::Tensor h2 = ops::rms_norm(out, b.norm2, kNormEps);
   const at::Tensor mlp = linear(
-      activation(linear(h2, b.gate_w, b.gate_b)) * linear(h2, b.up_w, b.up_b), b.down_w, b.down_b);
+      apply_activation(activation_, linear(h2, b.gate_w, b.gate_b)) * linear(h2, b.up_w, b.up_b),
+      b.down_w, b.down_b);
   return out + mlp;
 }
 

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "io/weight_loader.h"
+#include "models/qwen2_5_vl/activation.h"
 #include "models/qwen2_5_vl/config.h"
 
 namespace duogen::qwen2_5_vl {
@@ -81,10 +82,10 @@ class VisionTower {
                            const at::Tensor& cos,
                            const at::Tensor& sin,
                            const at::Tensor& cu_seqlens) const;
-  at::Tensor activation(const at::Tensor& x) const;
 
   VisionConfig config_;
-  at::Tensor patch_w_;  // [hidden, C, T, P, P]
+  Activation activation_ = Activation::kSilu;  // config_.hidden_act
+  at::Tensor patch_w_;                         // [hidden, C, T, P, P]
   std::vector<Block> blocks_;
   at::Tensor ln_q_;                               // [hidden]
   at::Tensor mlp0_w_, mlp0_b_, mlp2_w_, mlp2_b_;  // merger MLP
