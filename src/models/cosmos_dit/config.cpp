@@ -26,6 +26,36 @@ const nlohmann::json* raw(const io::JsonObject& j, const char* key) {
   return it == json.end() ? nullptr : &*it;
 }
 
+// ---- What each key does (diffusers 0.42.1 `CosmosTransformer3DModel.__init__` / forward) -----
+//
+// Keys from_json reads: each is honoured, or refused by a check with a FormatError.
+constexpr std::string_view kReadKeys[] = {"in_channels",
+                                          "out_channels",
+                                          "num_attention_heads",
+                                          "attention_head_dim",
+                                          "num_layers",
+                                          "mlp_ratio",
+                                          "text_embed_dim",
+                                          "adaln_lora_dim",
+                                          "max_size",
+                                          "patch_size",
+                                          "rope_scale",
+                                          "concat_padding_mask",
+                                          "extra_pos_embed_type",
+                                          "use_crossattn_projection",
+                                          "crossattn_proj_in_channels",
+                                          "encoder_hidden_states_channels",
+                                          "img_context_dim_in",
+                                          "qk_norm_eps"};
+// Keys accepted without effect on the network duogen runs, with the reason.
+constexpr io::IgnoredKey kIgnoredKeys[] = {
+    {"controlnet_block_every_n",
+     "only spaces the ControlNet residuals passed to forward (block_controlnet_hidden_states); "
+     "the transformer's own weights and outputs do not depend on it, and duogen passes none"},
+    {"img_context_num_tokens", "documentation only: diffusers 0.42.1 never reads it"},
+    {"img_context_dim_out", "only used with img_context_dim_in, which is refused when set"},
+};
+
 }  // namespace
 
 Config Config::cosmos_predict2_5_2b() {
@@ -108,22 +138,30 @@ Config Config::from_json(const io::JsonObject& j) {
   c.encoder_hidden_states_channels =
       j.get("encoder_hidden_states_channels", c.encoder_hidden_states_channels);
 
-  // diffusers' default is "learnable"; only an explicit null turns it off.
+  // diffusers' default is "learnable"; only an explicit null turns it off. Any other string
+  // builds no embedding but makes diffusers' forward call the missing one.
   const nlohmann::json* pos = raw(j, "extra_pos_embed_type");
-  DUOGEN_CHECK(pos != nullptr && pos->is_null(), FormatError,
-               "{}: extra_pos_embed_type must be null (the learnable absolute position "
-               "embedding of Cosmos 1 is not supported), got {}",
-               j.file(), pos == nullptr ? std::string("absent (diffusers default 'learnable')")
-                                        : pos->dump());
+  if (pos == nullptr || !pos->is_null()) {
+    j.unsupported("extra_pos_embed_type",
+                  pos == nullptr ? "absent means diffusers' default 'learnable', the learnable "
+                                   "absolute position embedding of Cosmos 1, which duogen does "
+                                   "not implement (Cosmos-Predict2/2.5 write null)"
+                                 : "only null is: the learnable absolute position embedding of "
+                                   "Cosmos 1 is not implemented");
+  }
   const nlohmann::json* img = raw(j, "img_context_dim_in");
-  DUOGEN_CHECK(img == nullptr || img->is_null() || (img->is_number() && img->get<double>() == 0),
-               FormatError, "{}: img_context_dim_in (image-context cross-attention) is not supported",
-               j.file());
-  const nlohmann::json* control = raw(j, "controlnet_block_every_n");
-  DUOGEN_CHECK(control == nullptr || control->is_null(), FormatError,
-               "{}: controlnet_block_every_n (Cosmos Transfer) is not supported", j.file());
+  if (img != nullptr && !img->is_null() && !(img->is_number() && img->get<double>() == 0)) {
+    j.unsupported("img_context_dim_in",
+                  "it adds image-context cross-attention (q_img/k_img/v_img and "
+                  "img_context_proj), which duogen does not implement");
+  }
   c.validate(j.file());
+  io::warn_unknown_keys(j, unknown_keys(j));
   return c;
+}
+
+std::vector<std::string> Config::unknown_keys(const io::JsonObject& j) {
+  return io::unknown_keys(j, kReadKeys, {io::diffusers_common_keys(), kIgnoredKeys});
 }
 
 Config Config::from_directory(const std::filesystem::path& dir) {

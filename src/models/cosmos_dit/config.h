@@ -12,15 +12,22 @@
 //   out_channels  latent channels (16).
 //   text_embed_dim  width of the cross-attention context after the connector (1024).
 //   crossattn_proj_in_channels  width of the connector input (28 x 3584 = 100352).
-// Unsupported (rejected with FormatError): the learnable absolute position embedding
-// (`extra_pos_embed_type: "learnable"`, Cosmos 1 only), image-context cross-attention
-// (`img_context_dim_in`), ControlNet blocks, and temporal patches (`patch_size[0] != 1`: per-frame
-// timesteps and packed frames need one latent frame per token row).
+// Unsupported (rejected with a FormatError naming the file, key and value): the learnable
+// absolute position embedding (`extra_pos_embed_type` "learnable" or absent, Cosmos 1 only),
+// image-context cross-attention (`img_context_dim_in`), and temporal patches (`patch_size[0] != 1`:
+// per-frame timesteps and packed frames need one latent frame per token row). Accepted without
+// effect: `controlnet_block_every_n` (it only places ControlNet residuals passed to forward),
+// `img_context_num_tokens` / `img_context_dim_out` and diffusers' bookkeeping keys; config.cpp
+// lists each with its reason. Unknown keys are ignored, as diffusers ignores them, with a warning.
+//
+// duogen key (not diffusers'): `qk_norm_eps`, see below.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 namespace duogen::io {
 class JsonObject;
@@ -68,6 +75,8 @@ struct Config {
   std::int64_t context_dim() const { return text_embed_dim; }
 
   static Config from_json(const io::JsonObject& json);
+  // Keys of `json` that from_json neither reads nor knows to be without effect.
+  static std::vector<std::string> unknown_keys(const io::JsonObject& json);
   // Reads DIR/config.json; without one, cosmos_predict2_5_2b().
   static Config from_directory(const std::filesystem::path& dir);
   // Throws FormatError naming `file` when sizes are inconsistent.

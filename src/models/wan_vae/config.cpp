@@ -6,6 +6,31 @@
 namespace duogen::wan_vae {
 namespace {
 
+// ---- What each key does (diffusers 0.42.1 `AutoencoderKLWan.__init__` / _encode / _decode) ---
+//
+// Keys from_json reads: each is honoured, or refused by a check with a FormatError.
+constexpr std::string_view kReadKeys[] = {"base_dim",
+                                          "decoder_base_dim",
+                                          "z_dim",
+                                          "dim_mult",
+                                          "num_res_blocks",
+                                          "temperal_downsample",
+                                          "in_channels",
+                                          "out_channels",
+                                          "latents_mean",
+                                          "latents_std",
+                                          "attn_scales",
+                                          "is_residual",
+                                          "patch_size",
+                                          "scale_factor_spatial",
+                                          "scale_factor_temporal",
+                                          "clip_output",
+                                          "dropout"};
+// Keys accepted without effect, with the reason (dropout is read only to sanity-check it).
+constexpr io::IgnoredKey kIgnoredKeys[] = {
+    {"dropout", "dropout is only applied in training"},
+};
+
 void validate(const Config& c, const std::string& file) {
   DUOGEN_CHECK(c.base_dim > 0 && c.decoder_base_dim > 0 && c.z_dim > 0 && c.num_res_blocks > 0,
                FormatError, "{}: base_dim, decoder_base_dim, z_dim and num_res_blocks must be > 0",
@@ -51,32 +76,64 @@ std::vector<bool> Config::temperal_upsample() const {
 Config Config::from_json(const io::JsonObject& j) {
   Config c;
   c.base_dim = j.get("base_dim", c.base_dim);
-  c.decoder_base_dim = j.get("decoder_base_dim", c.base_dim);
+  c.decoder_base_dim = j.get("decoder_base_dim", c.base_dim);  // diffusers: null means base_dim
   c.z_dim = j.get("z_dim", c.z_dim);
   c.dim_mult = j.get("dim_mult", c.dim_mult);
   c.num_res_blocks = j.get("num_res_blocks", c.num_res_blocks);
   c.temperal_downsample = j.get("temperal_downsample", c.temperal_downsample);
   c.in_channels = j.get("in_channels", c.in_channels);
   c.out_channels = j.get("out_channels", c.out_channels);
-  c.scale_factor_temporal = j.get("scale_factor_temporal", c.scale_factor_temporal);
-  c.scale_factor_spatial = j.get("scale_factor_spatial", c.scale_factor_spatial);
   c.latents_mean = j.get("latents_mean", c.latents_mean);
   c.latents_std = j.get("latents_std", c.latents_std);
 
-  const auto attn_scales = j.get("attn_scales", std::vector<double>{});
-  DUOGEN_CHECK(attn_scales.empty(), FormatError,
-               "{}: attn_scales must be empty (attention only in the middle blocks), got {} "
-               "entries",
-               j.file(), attn_scales.size());
-  DUOGEN_CHECK(!j.get("is_residual", false), FormatError,
-               "{}: is_residual=true is the Wan 2.2 VAE, which is not supported", j.file());
-  DUOGEN_CHECK(!j.has("patch_size"), FormatError,
-               "{}: patch_size is the Wan 2.2 VAE, which is not supported", j.file());
+  if (!j.get("attn_scales", std::vector<double>{}).empty()) {
+    j.unsupported("attn_scales",
+                  "attention outside the middle blocks is not implemented (the "
+                  "original Wan code and diffusers disagree on where it goes, and "
+                  "no Wan2.1 release uses it)");
+  }
+  if (j.get("is_residual", false)) {
+    j.unsupported("is_residual", "the residual (Wan 2.2) up/down blocks are not implemented");
+  }
+  // diffusers patchifies only when patch_size is set, and patchify(x, 1) returns x unchanged.
+  if (j.has("patch_size") && j.get<std::int64_t>("patch_size", 1) != 1) {
+    j.unsupported("patch_size", "the patchified (Wan 2.2) VAE is not implemented");
+  }
+  // The network compresses space by 2 per stage but the last and time by 2 per true
+  // temperal_downsample. diffusers reads scale_factor_spatial as that ratio (tiling) and encodes
+  // in chunks of 4 frames whatever scale_factor_temporal says; duogen uses both the same way, so
+  // they must describe the network (null: the network's own ratio).
+  const std::int64_t spatial = std::int64_t{1} << (c.dim_mult.empty() ? 0 : c.dim_mult.size() - 1);
+  std::int64_t temporal = 1;
+  for (bool t : c.temperal_downsample) temporal *= t ? 2 : 1;
+  c.scale_factor_spatial = j.get("scale_factor_spatial", spatial);
+  c.scale_factor_temporal = j.get("scale_factor_temporal", temporal);
+  if (c.scale_factor_spatial != spatial) {
+    j.unsupported("scale_factor_spatial",
+                  fmt::format("the network (dim_mult with {} stages) compresses space by {}",
+                              c.dim_mult.size(), spatial));
+  }
+  if (c.scale_factor_temporal != temporal || temporal != 4) {
+    j.unsupported("scale_factor_temporal",
+                  fmt::format("the network (temperal_downsample) compresses time by {}, and "
+                              "diffusers encodes 4 frames per chunk whatever the config says, "
+                              "which matches only a 4x temporal compression",
+                              temporal));
+  }
+  // diffusers 0.42.1 has no clip_output and always clamps decoded pixels to [-1, 1].
+  if (j.has("clip_output") && !j.get("clip_output", true)) {
+    j.unsupported("clip_output", "diffusers 0.42.1 always clamps the decoded output to [-1, 1]");
+  }
   const double dropout = j.get("dropout", 0.0);
   DUOGEN_CHECK(dropout >= 0.0 && dropout < 1.0, FormatError, "{}: dropout {} outside [0, 1)",
                j.file(), dropout);  // inference ignores dropout; the value is only sanity-checked
   validate(c, j.file());
+  io::warn_unknown_keys(j, unknown_keys(j));
   return c;
+}
+
+std::vector<std::string> Config::unknown_keys(const io::JsonObject& j) {
+  return io::unknown_keys(j, kReadKeys, {io::diffusers_common_keys(), kIgnoredKeys});
 }
 
 Config Config::from_directory(const std::filesystem::path& dir) {

@@ -2,13 +2,17 @@
 //
 // Follows diffusers 0.42.1 `models/autoencoders/autoencoder_kl_wan.py`: absent keys take that
 // class's defaults, which are the real Wan2.1 VAE (base_dim 96, z_dim 16, 8x8x4 compression).
-// The Wan 2.2 variants (is_residual, patch_size) and attention outside the middle blocks
-// (attn_scales) are rejected: the original Wan code and diffusers disagree on where attn_scales
-// puts decoder attention, and no released Wan2.1 checkpoint uses it.
+// Refused with a FormatError naming the file, key and value: the Wan 2.2 variants
+// (is_residual: true, patch_size > 1), attention outside the middle blocks (attn_scales: the
+// original Wan code and diffusers disagree on where it puts decoder attention, and no released
+// Wan2.1 checkpoint uses it), scale factors that do not describe the network, clip_output: false.
+// dropout and diffusers' bookkeeping keys are accepted without effect (config.cpp lists them);
+// unknown keys are ignored, as diffusers ignores them, with a warning.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace duogen::io {
@@ -45,6 +49,8 @@ struct Config {
   std::vector<bool> temperal_upsample() const;
 
   static Config from_json(const io::JsonObject& json);
+  // Keys of `json` that from_json neither reads nor knows to be without effect.
+  static std::vector<std::string> unknown_keys(const io::JsonObject& json);
   // Reads DIR/config.json; a directory without one gets the defaults (the real Wan2.1 VAE).
   static Config from_directory(const std::filesystem::path& dir);
 };
