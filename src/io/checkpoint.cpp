@@ -139,6 +139,8 @@ at::Tensor Checkpoint::tensor(std::string_view name) const {
   return file_of(name).tensor(name);
 }
 
+void Checkpoint::release(std::string_view name) const { file_of(name).release(info(name)); }
+
 std::uint64_t Checkpoint::total_bytes() const {
   std::uint64_t n = 0;
   for (const auto& [name, idx] : where_) n += files_[idx].find(name)->nbytes;

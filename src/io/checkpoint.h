@@ -43,6 +43,9 @@ class Checkpoint {
   const TensorInfo& info(std::string_view name) const;
   const SafetensorsFile& file_of(std::string_view name) const;
   at::Tensor tensor(std::string_view name) const;
+  // Drops a tensor's mapped pages from memory after its data was copied elsewhere
+  // (SafetensorsFile::release).
+  void release(std::string_view name) const;
   std::uint64_t total_bytes() const;
   // Metadata of the first file (the index's "metadata" is not tensor metadata).
   const std::map<std::string, std::string>& metadata() const;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -36,6 +37,16 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
   }
   ::close(fd);  // the mapping keeps the file referenced
   return std::shared_ptr<MappedFile>(new MappedFile(path, data, size));
+}
+
+void MappedFile::release(std::size_t offset, std::size_t length) const {
+  if (data_ == nullptr || offset >= size_ || length == 0) return;
+  length = std::min(length, size_ - offset);
+  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(data_ + offset);
+  const std::uintptr_t first = (begin + page - 1) / page * page;  // first whole page
+  const std::uintptr_t last = (begin + length) / page * page;     // end of the last whole page
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

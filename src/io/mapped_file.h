@@ -21,6 +21,12 @@ class MappedFile {
   const std::filesystem::path& path() const { return path_; }
   std::uint8_t* data() const { return data_; }
   std::size_t size() const { return size_; }
+  // Drops the pages lying wholly inside [offset, offset + length) from this process's memory
+  // (madvise MADV_DONTNEED), e.g. once a tensor has been copied out to another dtype or device:
+  // the mapping no longer counts towards the resident set for it. The data stays readable (a later
+  // access reads the file again), but an in-place change to those pages is lost. Pages shared with
+  // bytes outside the range are kept. A no-op where madvise fails.
+  void release(std::size_t offset, std::size_t length) const;
 
  private:
   MappedFile(std::filesystem::path path, std::uint8_t* data, std::size_t size)

@@ -223,6 +223,10 @@ at::Tensor SafetensorsFile::tensor(const TensorInfo& info) const {
       ptr, info.shape, [keep_alive](void*) mutable { keep_alive.reset(); }, options);
 }
 
+void SafetensorsFile::release(const TensorInfo& info) const {
+  file_->release(info.begin, info.nbytes);
+}
+
 void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata) {
   json header = json::object();

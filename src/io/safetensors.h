@@ -54,6 +54,9 @@ class SafetensorsFile {
   // the tensor does). Data whose offset is not aligned to the element size is copied instead.
   at::Tensor tensor(std::string_view name) const;
   at::Tensor tensor(const TensorInfo& info) const;
+  // Drops the tensor's pages from memory once its data has been copied out (MappedFile::release):
+  // views keep working and read the file again.
+  void release(const TensorInfo& info) const;
   std::uint64_t file_size() const;
 
  private:

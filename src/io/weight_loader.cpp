@@ -119,8 +119,10 @@ at::Tensor WeightStore::fetch(const std::string& name, c10::IntArrayRef shape,
   c10::ScalarType target = stored;
   if (options_.dtype && is_floating(info.dtype)) target = *options_.dtype;
   if (target != stored || options_.device != t.device()) {
-    // One conversion straight from the mapped data to the target dtype and device.
+    // One conversion straight from the mapped data to the target dtype and device; the mapped
+    // pages are then dropped, so the file and the converted copy are not both resident.
     t = t.to(options_.device, target);
+    checkpoint_->release(it->second);
   }
   return t;
 }

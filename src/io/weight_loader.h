@@ -110,7 +110,9 @@ class WeightView {
  public:
   // A view whose names are prefixed with this view's prefix + `name` + ".".
   WeightView sub(std::string_view name) const;
-  // A required tensor of exactly `shape` (kAnySize matches any extent). On a problem it is
+  // A required tensor of exactly `shape` (kAnySize matches any extent). On the CPU in the
+  // checkpoint's own dtype it is a view of the mapped file (nothing is copied); otherwise it is
+  // converted once and the mapped pages are dropped (Checkpoint::release). On a problem it is
   // recorded for WeightStore::finish and an undefined tensor is returned.
   at::Tensor get(std::string_view name, c10::IntArrayRef shape,
                  std::optional<c10::ScalarType> require_dtype = std::nullopt) const;

@@ -3,6 +3,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "duogen/error.h"
 #include "io/safetensors.h"
 #include "testing/test_paths.h"
@@ -22,6 +25,47 @@ class WeightLoaderTest : public ::testing::Test {
 
   std::filesystem::path dir_;
 };
+
+// Resident bytes of the mapping holding `address`, from /proc/self/smaps.
+std::uint64_t resident_bytes_of_mapping(const void* address) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto a = reinterpret_cast<std::uintptr_t>(address);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    std::uintptr_t begin = 0, end = 0;
+    char dash = 0;
+    std::istringstream head(line);
+    if (head >> std::hex >> begin >> dash >> end && dash == '-') {
+      inside = a >= begin && a < end;
+      continue;
+    }
+    if (inside && line.rfind("Rss:", 0) == 0) return std::stoull(line.substr(4)) * 1024;
+  }
+  return 0;
+}
+
+// Loading in the checkpoint's dtype hands out views of the mapping (no copy); converting copies
+// once and then drops the mapped pages, so the mapping and the copy are not both resident. The
+// mapped data stays readable afterwards (a later access reads the file again).
+TEST_F(WeightLoaderTest, ConvertingDropsTheMappedPagesAndViewsCopyNothing) {
+  const at::Tensor w = at::randn({1024, 1024});  // 4 MiB: whole pages
+  auto checkpoint = write({{"w", w}});
+  const at::Tensor mapped = checkpoint->tensor("w");
+  WeightStore same(checkpoint, {});
+  EXPECT_EQ(same.root().get("w", {1024, 1024}).data_ptr(), mapped.data_ptr());
+
+  EXPECT_EQ(mapped.sum().item<float>(), w.sum().item<float>());  // touches every page
+  EXPECT_GE(resident_bytes_of_mapping(mapped.data_ptr()), 4u << 20);
+  WeightLoadOptions to_bf16;
+  to_bf16.dtype = at::kBFloat16;
+  WeightStore converting(checkpoint, to_bf16);
+  const at::Tensor converted = converting.root().get("w", {1024, 1024});
+  EXPECT_EQ(converted.scalar_type(), at::kBFloat16);
+  // Only the pages the 4 MiB tensor shares with the header may stay.
+  EXPECT_LE(resident_bytes_of_mapping(mapped.data_ptr()), 2u * 4096);
+  EXPECT_TRUE(at::equal(mapped, w));
+  EXPECT_TRUE(at::equal(converted, w.to(at::kBFloat16)));
+}
 
 TEST_F(WeightLoaderTest, PrefixViewsReturnTheStoredValues) {
   const at::Tensor w = at::arange(6, at::kFloat).reshape({2, 3});

@@ -22,15 +22,6 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tens
   return x * cos + rotate_half(x) * sin;
 }
 
-// Concatenates along rows when every part loaded; a missing part was already recorded by the
-// store and is reported by WeightStore::finish, so the fused tensor stays undefined.
-at::Tensor cat_rows(const std::vector<at::Tensor>& parts) {
-  for (const auto& p : parts) {
-    if (!p.defined()) return {};
-  }
-  return at::cat(parts, 0);
-}
-
 }  // namespace
 
 TextModel TextModel::load(const io::WeightView& model, const TextConfig& config) {
@@ -51,14 +42,15 @@ TextModel TextModel::load(const io::WeightView& model, const TextConfig& config)
     const auto attn = layer.sub("self_attn");
     const auto mlp = layer.sub("mlp");
     DecoderLayer l;
-    l.qkv_weight =
-        cat_rows({attn.get("q_proj.weight", {q_dim, h}), attn.get("k_proj.weight", {kv_dim, h}),
-                  attn.get("v_proj.weight", {kv_dim, h})});
-    l.qkv_bias = cat_rows({attn.get("q_proj.bias", {q_dim}), attn.get("k_proj.bias", {kv_dim}),
-                           attn.get("v_proj.bias", {kv_dim})});
+    l.q_weight = attn.get("q_proj.weight", {q_dim, h});
+    l.q_bias = attn.get("q_proj.bias", {q_dim});
+    l.k_weight = attn.get("k_proj.weight", {kv_dim, h});
+    l.k_bias = attn.get("k_proj.bias", {kv_dim});
+    l.v_weight = attn.get("v_proj.weight", {kv_dim, h});
+    l.v_bias = attn.get("v_proj.bias", {kv_dim});
     l.o_weight = attn.get("o_proj.weight", {h, q_dim});
-    l.gate_up_weight =
-        cat_rows({mlp.get("gate_proj.weight", {inter, h}), mlp.get("up_proj.weight", {inter, h})});
+    l.gate_weight = mlp.get("gate_proj.weight", {inter, h});
+    l.up_weight = mlp.get("up_proj.weight", {inter, h});
     l.down_weight = mlp.get("down_proj.weight", {h, inter});
     l.input_norm = layer.sub("input_layernorm").get("weight", {h});
     l.post_attention_norm = layer.sub("post_attention_layernorm").get("weight", {h});
@@ -104,10 +96,10 @@ at::Tensor TextModel::layer_forward(std::int64_t index,
   const double eps = config_.rms_norm_eps;
 
   const at::Tensor n = ops::rms_norm(x, l.input_norm, eps);
-  const at::Tensor qkv = at::linear(n, l.qkv_weight, l.qkv_bias);  // [T, (Hq + 2 Hkv) D]
-  const at::Tensor q = apply_rope(qkv.narrow(1, 0, hq * d).view({t, hq, d}), cos, sin);
-  const at::Tensor k = apply_rope(qkv.narrow(1, hq * d, hkv * d).view({t, hkv, d}), cos, sin);
-  const at::Tensor v = qkv.narrow(1, (hq + hkv) * d, hkv * d).view({t, hkv, d});
+  // [T, H] -> [T, heads, D]
+  const at::Tensor q = apply_rope(at::linear(n, l.q_weight, l.q_bias).view({t, hq, d}), cos, sin);
+  const at::Tensor k = apply_rope(at::linear(n, l.k_weight, l.k_bias).view({t, hkv, d}), cos, sin);
+  const at::Tensor v = at::linear(n, l.v_weight, l.v_bias).view({t, hkv, d});
   // [T, heads, D] -> [1, heads, T, D]
   const auto [keys, values] =
       cache.write(index, k.transpose(0, 1).unsqueeze(0), v.transpose(0, 1).unsqueeze(0));
@@ -119,10 +111,8 @@ at::Tensor TextModel::layer_forward(std::int64_t index,
       x + at::linear(attn.squeeze(0).transpose(0, 1).reshape({t, hq * d}), l.o_weight);
 
   const at::Tensor m = ops::rms_norm(h, l.post_attention_norm, eps);
-  const at::Tensor gate_up = at::linear(m, l.gate_up_weight);  // [T, 2 I]
-  const std::int64_t inter = config_.intermediate_size;
   const at::Tensor act =
-      apply_activation(activation_, gate_up.narrow(1, 0, inter)) * gate_up.narrow(1, inter, inter);
+      apply_activation(activation_, at::linear(m, l.gate_weight)) * at::linear(m, l.up_weight);
   return h + at::linear(act, l.down_weight);
 }
 

@@ -4,8 +4,13 @@
 //   x += o_proj(attn(rope(q_proj(n)), rope(k_proj(n)), v_proj(n))), n = input_layernorm(x)
 //   x += down_proj(act(gate_proj(h)) * up_proj(h)),  h = post_attention_layernorm(x)
 // (q/k/v with bias, o/gate/up/down without, GQA, causal; act = `hidden_act`, SiLU in every
-// release), then the final `model.norm`. The q/k/v
-// and gate/up projections are concatenated at load time so each layer runs two input matmuls.
+// release), then the final `model.norm`.
+//
+// Every weight is the tensor the checkpoint store hands out: on the CPU in the checkpoint's dtype
+// that is a view of the mapped file, so loading copies nothing. q/k/v and gate/up are separate
+// matmuls rather than fused at load: fusing would copy them (~8.5 GB of the 7B's 15.5 GB) and on
+// the CPU it is no faster (tools/bench/fused_projections.py: within +-5% for prefill and decode,
+// fp32 and bf16, 3B layer sizes).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -21,10 +26,12 @@
 namespace duogen::qwen2_5_vl {
 
 struct DecoderLayer {
-  at::Tensor qkv_weight;           // [Hq·D + 2·Hkv·D, H]: q_proj, k_proj, v_proj rows
-  at::Tensor qkv_bias;             // [Hq·D + 2·Hkv·D]
+  at::Tensor q_weight, q_bias;     // [Hq·D, H], [Hq·D]
+  at::Tensor k_weight, k_bias;     // [Hkv·D, H], [Hkv·D]
+  at::Tensor v_weight, v_bias;     // [Hkv·D, H], [Hkv·D]
   at::Tensor o_weight;             // [H, Hq·D]
-  at::Tensor gate_up_weight;       // [2·I, H]: gate_proj, up_proj rows
+  at::Tensor gate_weight;          // [I, H]
+  at::Tensor up_weight;            // [I, H]
   at::Tensor down_weight;          // [H, I]
   at::Tensor input_norm;           // [H]
   at::Tensor post_attention_norm;  // [H]
@@ -61,6 +68,7 @@ class TextModel {
 
   const at::Tensor& embed_tokens() const { return embed_tokens_; }
   const TextConfig& config() const { return config_; }
+  const std::vector<DecoderLayer>& layers() const { return layers_; }
 
  private:
   at::Tensor layer_forward(std::int64_t index,
@@ -71,7 +79,7 @@ class TextModel {
 
   TextConfig config_;
   Activation activation_ = Activation::kSilu;  // config_.hidden_act
-  at::Tensor embed_tokens_;  // [V, H]
+  at::Tensor embed_tokens_;                    // [V, H]
   std::vector<DecoderLayer> layers_;
   at::Tensor norm_;            // [H]
   at::Tensor inv_freq_;        // fp32 [D / 2]
