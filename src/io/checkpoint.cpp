@@ -10,6 +10,7 @@
 
 #include "core/check.h"
 #include "io/json_config.h"
+#include "io/pickle_checkpoint.h"
 
 namespace duogen::io {
 namespace fs = std::filesystem;
@@ -102,6 +103,27 @@ Checkpoint Checkpoint::open(const fs::path& path, std::string_view index_name) {
   for (const auto& entry : fs::directory_iterator(path)) {
     if (entry.is_regular_file() && entry.path().extension() == ".safetensors") {
       shards.push_back(entry.path());
+    }
+  }
+  if (shards.empty()) {
+    // A directory of PyTorch pickle checkpoints (an original Cosmos / Wan release, or a
+    // transformers `pytorch_model.bin` save): say which file it is and how to convert it.
+    std::vector<fs::path> pickles;
+    for (const auto& entry : fs::directory_iterator(path)) {
+      const auto ext = entry.path().extension();
+      if (entry.is_regular_file() &&
+          (ext == ".pt" || ext == ".pth" || ext == ".bin" || ext == ".ckpt")) {
+        pickles.push_back(entry.path());
+      }
+    }
+    std::sort(pickles.begin(), pickles.end());
+    for (const auto& p : pickles) {
+      if (auto error = pickle_checkpoint_error(p)) {
+        DUOGEN_FAIL(FormatError,
+                    "{}: directory holds no {} and no .safetensors file, only PyTorch "
+                    "pickle checkpoints; {}",
+                    path.string(), index_name, *error);
+      }
     }
   }
   DUOGEN_CHECK(!shards.empty(), IoError, "{}: directory holds no {} and no .safetensors file",

@@ -13,6 +13,7 @@
 #include "core/check.h"
 #include "io/atomic_file.h"
 #include "io/mapped_file.h"
+#include "io/pickle_checkpoint.h"
 
 namespace duogen::io {
 namespace {
@@ -131,6 +132,16 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
                "{}: truncated: {} bytes, but a safetensors file starts with an 8-byte header length",
                file, size);
   const std::uint64_t header_len = read_le_u64(st.file_->data());
+  // A PyTorch pickle (.pt/.pth/.bin/.ckpt) read as safetensors gives a nonsensical header; say what
+  // the file is and how to convert it. Only when the bytes are not a valid start of a
+  // safetensors file: a header length of 640 also begins with the bytes 0x80 0x02.
+  const auto* first = st.file_->data();
+  const bool valid_start = header_len <= kMaxSafetensorsHeaderBytes && header_len <= size - 8 &&
+                           header_len >= 2 && first[8] == '{';
+  if (!valid_start) {
+    if (auto pickle = pickle_checkpoint_error(path, first, size))
+      DUOGEN_FAIL(FormatError, "{}", *pickle);
+  }
   DUOGEN_CHECK(header_len <= kMaxSafetensorsHeaderBytes, FormatError,
                "{}: header length {} exceeds the {}-byte limit (corrupt file?)", file, header_len,
                kMaxSafetensorsHeaderBytes);
