@@ -12,18 +12,22 @@ Entries that are not parameters are dropped: `*._extra_state` (Transformer Engin
 What the tensors cannot tell is taken from options with the Cosmos-Predict2.5 values:
 --patch-size 1,2,2, --rope-scale 1,3,3 (t, h, w), --max-size 128,240,240 (latent units); the
 padding-mask channel is assumed (concat_padding_mask, as every Cosmos 2/2.5 network).
-The file is read with `torch.load(weights_only=True)`: no code in it runs. A state dict nested
-under "model", "state_dict" or "ema" is unwrapped.
+The file is read with `torch.load(weights_only=True)`, allowing only the `io.BytesIO` objects in
+which Transformer Engine pickles `_extra_state` (tools/convert/torch_checkpoint.py): no code in it
+runs; --trust-pickle lifts that for a trusted file that holds other objects. A state dict nested
+under "model", "state_dict" or "ema" is unwrapped. config.json holds only keys diffusers'
+CosmosTransformer3DModel accepts (checked); duogen's q/k RMSNorm epsilon defaults to the original
+network's 1e-6 without a key. Both files are written atomically with the usual mode (0644).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import re
 
-import safetensors.torch
 import torch
+
+from torch_checkpoint import check_diffusers_config, load_checkpoint, write_checkpoint
 
 IGNORED_SUFFIXES = ("_extra_state", "accum_video_sample_counter", "accum_image_sample_counter",
                     "accum_iteration", "accum_train_in_hours", "pos_embedder.seq",
@@ -36,11 +40,17 @@ def unwrap(obj) -> dict[str, torch.Tensor]:
             obj = obj[key]
     if not isinstance(obj, dict) or not obj:
         raise SystemExit("error: the file does not hold a state dict")
-    out = {}
+    out, skipped = {}, []
     for name, value in obj.items():
-        if name.endswith(IGNORED_SUFFIXES) or not isinstance(value, torch.Tensor):
+        if name.endswith(IGNORED_SUFFIXES):
+            continue
+        if not isinstance(value, torch.Tensor):
+            skipped.append(f"{name} ({type(value).__name__})")
             continue
         out[name.removeprefix("net.")] = value
+    if skipped:
+        print(f"skipped {len(skipped)} non-tensor entries: {', '.join(skipped[:5])}"
+              f"{', ...' if len(skipped) > 5 else ''}")
     if "x_embedder.proj.1.weight" not in out:
         raise SystemExit("error: no 'net.x_embedder.proj.1.weight': not an original Cosmos DiT")
     return out
@@ -79,7 +89,6 @@ def infer_config(sd: dict[str, torch.Tensor], patch, rope_scale, max_size) -> di
         "concat_padding_mask": True,
         "extra_pos_embed_type": None,
         "use_crossattn_projection": "crossattn_proj.0.weight" in sd,
-        "qk_norm_eps": 1e-6,  # duogen key: the original network's q/k RMSNorm epsilon
     }
     if "crossattn_proj.0.weight" in sd:
         out_c, in_c = sd["crossattn_proj.0.weight"].shape
@@ -89,15 +98,13 @@ def infer_config(sd: dict[str, torch.Tensor], patch, rope_scale, max_size) -> di
 
 
 def convert(pt: pathlib.Path, out: pathlib.Path, dtype: str | None, patch, rope_scale,
-            max_size) -> None:
-    sd = unwrap(torch.load(pt, map_location="cpu", weights_only=True))
+            max_size, trust_pickle: bool = False) -> None:
+    sd = unwrap(load_checkpoint(pt, trust_pickle))
     if dtype:
         sd = {k: v.to(getattr(torch, dtype)) if v.is_floating_point() else v for k, v in sd.items()}
     config = infer_config(sd, patch, rope_scale, max_size)
-    out.mkdir(parents=True, exist_ok=True)
-    safetensors.torch.save_file({k: v.contiguous() for k, v in sd.items()},
-                                str(out / "model.safetensors"), metadata={"format": "pt"})
-    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    check_diffusers_config("CosmosTransformer3DModel", config)
+    write_checkpoint(out, sd, {"format": "pt"}, config)
     print(f"wrote {out} ({len(sd)} tensors, {config['num_layers']} blocks)")
 
 
@@ -109,8 +116,11 @@ def main() -> None:
     parser.add_argument("--patch-size", type=lambda s: triple(s, int), default=[1, 2, 2])
     parser.add_argument("--rope-scale", type=lambda s: triple(s, float), default=[1.0, 3.0, 3.0])
     parser.add_argument("--max-size", type=lambda s: triple(s, int), default=[128, 240, 240])
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="torch.load with weights_only=False (only for a file you trust)")
     args = parser.parse_args()
-    convert(args.pt, args.out, args.dtype, args.patch_size, args.rope_scale, args.max_size)
+    convert(args.pt, args.out, args.dtype, args.patch_size, args.rope_scale, args.max_size,
+            args.trust_pickle)
 
 
 if __name__ == "__main__":

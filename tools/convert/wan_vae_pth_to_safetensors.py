@@ -6,18 +6,21 @@
 
 OUT_DIR gets `model.safetensors` (tensor names unchanged: duogen recognises the original layout)
 and a diffusers-style `config.json` (`AutoencoderKLWan`) whose sizes are read off the tensors.
-The file is read with `torch.load(weights_only=True)`: no code in it runs. A state dict nested
-under "state_dict"/"model" or with a common prefix ("vae.", "model.", "module.") is unwrapped.
+The file is read with `torch.load(weights_only=True)` (tools/convert/torch_checkpoint.py): no
+code in it runs; --trust-pickle lifts that for a trusted file holding other objects. A state dict
+nested under "state_dict"/"model" or with a common prefix ("vae.", "model.", "module.") is
+unwrapped. config.json holds only keys diffusers' AutoencoderKLWan accepts (checked). Both files
+are written atomically with the usual mode (0644).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import re
 
-import safetensors.torch
 import torch
+
+from torch_checkpoint import check_diffusers_config, load_checkpoint, write_checkpoint
 
 # diffusers AutoencoderKLWan defaults = the Wan2.1 VAE's statistics (architecture.md §11.4).
 LATENTS_MEAN = [-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
@@ -72,17 +75,14 @@ def infer_config(sd: dict[str, torch.Tensor]) -> dict:
     }
 
 
-def convert(pth: pathlib.Path, out: pathlib.Path, dtype: str | None) -> None:
-    sd = unwrap(torch.load(pth, map_location="cpu", weights_only=True))
+def convert(pth: pathlib.Path, out: pathlib.Path, dtype: str | None, trust_pickle: bool = False) -> None:
+    sd = unwrap(load_checkpoint(pth, trust_pickle))
     if dtype:
         sd = {k: v.to(getattr(torch, dtype)) if v.is_floating_point() else v for k, v in sd.items()}
     config = infer_config(sd)
-    out.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.contiguous() for k, v in sorted(sd.items())}
-    tmp = out / "model.safetensors.tmp"
-    safetensors.torch.save_file(tensors, str(tmp), metadata={"format": "pt", "layout": "wan-original"})
-    tmp.replace(out / "model.safetensors")
-    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    check_diffusers_config("AutoencoderKLWan", config)
+    tensors = dict(sorted(sd.items()))
+    write_checkpoint(out, tensors, {"format": "pt", "layout": "wan-original"}, config)
     print(f"wrote {out} ({len(tensors)} tensors, base_dim {config['base_dim']}, z_dim {config['z_dim']})")
 
 
@@ -92,8 +92,10 @@ def main() -> None:
     parser.add_argument("out", type=pathlib.Path)
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=None,
                         help="cast floating-point tensors (default: keep)")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="torch.load with weights_only=False (only for a file you trust)")
     args = parser.parse_args()
-    convert(args.pth, args.out, args.dtype)
+    convert(args.pth, args.out, args.dtype, args.trust_pickle)
 
 
 if __name__ == "__main__":

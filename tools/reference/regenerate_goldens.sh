@@ -48,3 +48,9 @@ done
 rm -rf "$DATA/tiny-cosmos2_5" "$DATA/reference/cosmos_pipeline.v2w.frames"
 "$PY" "$REF/make_tiny_cosmos_snapshot.py" --out "$DATA/tiny-cosmos2_5"
 "$PY" "$REF/dump_cosmos_pipeline.py" --model "$DATA/tiny-cosmos2_5" --out-dir "$DATA/reference"
+# Config variants: Qwen2.5-VL activations / tie in text_config; DiT and VAE keys beyond the
+# released configs; tiny PyTorch pickle checkpoints for the "convert it with ..." errors.
+"$PY" "$REF/dump_qwen2_5_vl_variants.py" "$DATA/reference/qwen2_5_vl.variants.safetensors"
+"$PY" "$REF/dump_diffusers_config_variants.py" "$DATA/reference"
+rm -rf "$DATA/pickle"
+"$PY" "$REF/make_pickle_checkpoints.py" "$DATA/pickle"
