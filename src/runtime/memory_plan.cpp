@@ -117,9 +117,10 @@ MemoryPlan plan_memory(const ModelDescription& model, const PlanOptions& options
   mllm.source = model.mllm_weights.source;
   mllm.parameters = model.mllm_weights.parameters();
   mllm.weights = model.mllm_weights.bytes(options.dtype);
-  for (const char* part : {"text", "vision"}) {
-    mllm.weight_parts.emplace_back(part, model.mllm_weights.part_bytes(part, options.dtype));
-  }
+  // The MLLM writes text, so its output head is part of the text model here.
+  mllm.weight_parts = {{"text", model.mllm_weights.part_bytes("text", options.dtype) +
+                                    model.mllm_weights.part_bytes("head", options.dtype)},
+                       {"vision", model.mllm_weights.part_bytes("vision", options.dtype)}};
   // KV cache: layers * 2 (k, v) * kv_heads * head_dim * capacity * b, preallocated.
   const std::uint64_t kv = static_cast<std::uint64_t>(text.num_hidden_layers) * 2 *
                            text.num_key_value_heads * text.head_dim() * tokens * b;

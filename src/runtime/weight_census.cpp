@@ -95,7 +95,8 @@ bool has_weights(const fs::path& path) {
 }
 
 std::string qwen_part(const std::string& name) {
-  return name.starts_with("visual.") || name.starts_with("model.visual.") ? "vision" : "text";
+  if (name.starts_with("visual.") || name.starts_with("model.visual.")) return "vision";
+  return name == "lm_head.weight" ? "head" : "text";
 }
 
 std::string dit_part(const std::string& name) {

@@ -61,7 +61,8 @@ WeightCensus census_checkpoint(const io::Checkpoint& checkpoint, const PartOf& p
 // directory holding only a config.
 bool has_weights(const std::filesystem::path& path);
 
-// Parts: "text" (embedding, decoder layers, final norm, lm_head) and "vision" (`visual.*`).
+// Parts: "text" (embedding, decoder layers, final norm), "head" (an untied lm_head.weight) and
+// "vision" (`visual.*`).
 std::string qwen_part(const std::string& name);
 // Parts: "connector" (`crossattn_proj.*`) and "dit".
 std::string dit_part(const std::string& name);

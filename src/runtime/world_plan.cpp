@@ -1,6 +1,7 @@
 #include "runtime/world_plan.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -165,20 +166,25 @@ WorldPlan plan_world(const WorldDescription& model, const WorldPlanOptions& o) {
   const u64 latent = u(dit.out_channels) * u(plan.latent_frames) * u(plan.latent_height) *
                      u(plan.latent_width) * 4;
 
-  // Text encoder: the language model only (Model::load skips `visual.*`).
+  // Text encoder: the language model only (PromptEncoder loads neither `visual.*` nor lm_head).
   WorldStage te;
   te.name = "text_encoder";
   te.source = model.text_encoder_weights.source;
   te.parameters = part_parameters(model.text_encoder_weights, "text");
   te.weights = model.text_encoder_weights.part_bytes("text", o.dtype);
   te.weight_parts = {{"language_model", te.weights}};
-  const std::int64_t vision = part_parameters(model.text_encoder_weights, "vision");
-  if (vision > 0) {
+  std::vector<std::string> left_out;
+  for (const auto& [part, what] : {std::pair{"vision", "visual.*"}, std::pair{"head", "lm_head"}}) {
+    const std::int64_t count = part_parameters(model.text_encoder_weights, part);
+    if (count == 0) continue;
+    left_out.push_back(
+        fmt::format("{} ({} parameters, {})", what, human_count(count),
+                    format_bytes(model.text_encoder_weights.part_bytes(part, o.dtype))));
+  }
+  if (!left_out.empty()) {
     te.note = fmt::format(
-        "visual.* not loaded (the text conditioning runs the language model only): {} "
-        "parameters, {}",
-        human_count(vision),
-        format_bytes(model.text_encoder_weights.part_bytes("vision", o.dtype)));
+        "not loaded (the text conditioning reads the language model's hidden states only): {}",
+        fmt::join(left_out, ", "));
   }
   const u64 kv = text_encoder_kv_cache_bytes(text, n, bi);
   const u64 pass = text_encoder_pass_bytes(text, n, bi, path);

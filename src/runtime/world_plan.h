@@ -50,8 +50,9 @@ struct WorldDescription {
   qwen2_5_vl::Config text_encoder;
   cosmos_dit::Config transformer;
   wan_vae::Config vae;
-  // Parts "text" (language model + lm_head) and "vision" (`visual.*`, which duogen does not
-  // load for the text conditioning: counted here only to be reported as left out).
+  // Parts "text" (the language model), "head" (an untied lm_head) and "vision" (`visual.*`);
+  // the text conditioning loads neither head nor vision: they are counted only to be reported
+  // as left out.
   WeightCensus text_encoder_weights;
   WeightCensus transformer_weights;  // parts "dit" and "connector" (crossattn_proj)
   WeightCensus vae_weights;          // part "vae": encoder and decoder, both loaded

@@ -5,6 +5,7 @@
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
+#include "core/check.h"
 #include "io/checkpoint.h"
 #include "io/weight_loader.h"
 #include "models/qwen2_5_vl/model.h"
@@ -63,6 +64,33 @@ TEST(Qwen2_5_VLLoad, WeightsAreViewsOfTheMappedCheckpoint) {
   // The converted tensor's mapped pages were dropped; the mapping still reads the file's values.
   EXPECT_TRUE(at::equal(converted.text_model().layers()[0].q_weight.to(at::kFloat),
                         checkpoint->tensor(q).to(at::kBFloat16).to(at::kFloat)));
+}
+
+// A text encoder loads without its output head (Cosmos' conditioning reads hidden states only):
+// the same hidden states, no head tensor, and asking for logits is an error that says why.
+TEST(Qwen2_5_VLLoad, WithoutTheHeadHiddenStatesAreUnchangedAndLogitsRefused) {
+  c10::InferenceMode guard;
+  ModelOptions no_head;
+  no_head.lm_head = false;
+  const Model full = Model::load(tiny_model());
+  const Model encoder = Model::load(tiny_model(), no_head);
+  ChunkInput chunk(at::arange(5, at::kLong), {}, {}, LogitsMode::kNone);
+  chunk.capture_hidden_states = true;
+  Session a = full.new_session();
+  Session b = encoder.new_session();
+  const at::Tensor expected = full.forward(a, chunk).hidden_states;
+  ASSERT_TRUE(expected.defined());
+  EXPECT_TRUE(at::equal(encoder.forward(b, chunk).hidden_states, expected));
+
+  EXPECT_THROW(encoder.lm_head(expected[-1]), InvalidArgument);
+  Session c = encoder.new_session();
+  chunk.logits = LogitsMode::kLast;
+  try {
+    encoder.forward(c, chunk);
+    ADD_FAILURE() << "logits from a model loaded without lm_head";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("without its output head"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

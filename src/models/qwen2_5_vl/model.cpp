@@ -48,7 +48,9 @@ Model Model::load(const std::filesystem::path& dir, const ModelOptions& options)
   // The vision tower loads `visual.*` itself; anything else left over is worth a warning.
   std::vector<std::string> unused;
   for (const auto& name : store.unused()) {
-    if (name.rfind("visual.", 0) != 0) unused.push_back(name);
+    if (name.rfind("visual.", 0) == 0) continue;
+    if (!options.lm_head && name == "lm_head.weight") continue;  // left out on request
+    unused.push_back(name);
   }
   if (!unused.empty()) {
     spdlog::warn("{}: {} checkpoint tensor(s) unused by the language model: {}", dir.string(),
@@ -61,7 +63,9 @@ Model Model::from_weights(Config config, const ModelOptions& options, io::Weight
   TextModel text = TextModel::load(store.root().sub("model"), config.text);
   at::Tensor lm_head;
   const std::vector<std::int64_t> head_shape = {config.text.vocab_size, config.text.hidden_size};
-  if (config.tie_word_embeddings) {
+  if (!options.lm_head) {
+    // Hidden states only: lm_head.weight (if the checkpoint has one) is neither read nor checked.
+  } else if (config.tie_word_embeddings) {
     // transformers ties lm_head to embed_tokens and ignores a saved lm_head.weight.
     store.root().get_optional("lm_head.weight", head_shape);
     lm_head = text.embed_tokens();
@@ -108,6 +112,9 @@ at::Tensor Model::embed_inputs(const at::Tensor& ids, const at::Tensor& image_em
 }
 
 at::Tensor Model::lm_head(const at::Tensor& hidden) const {
+  DUOGEN_CHECK(lm_head_weight_.defined(), InvalidArgument,
+               "this Qwen2.5-VL model was loaded without its output head (ModelOptions::lm_head "
+               "= false, hidden states only): it has no logits");
   return at::linear(hidden, lm_head_weight_).to(at::kFloat);
 }
 

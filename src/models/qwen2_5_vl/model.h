@@ -33,6 +33,9 @@ struct ModelOptions {
   c10::ScalarType dtype = c10::kFloat;  // weight and compute dtype
   c10::Device device = c10::kCPU;
   KVCacheOptions cache;
+  // false: the output head is not loaded (a text encoder that only needs hidden states, as
+  // Cosmos' Reason1: 152064 x 3584 = 1.1 GB of the 7B in bf16). lm_head() and logits then throw.
+  bool lm_head = true;
 };
 
 enum class LogitsMode { kNone, kLast, kAll };
@@ -109,7 +112,8 @@ class Model {
 
   // ids [T] -> embeddings [T, H] with image_embeds scattered into the image-token rows.
   at::Tensor embed_inputs(const at::Tensor& ids, const at::Tensor& image_embeds) const;
-  // Final-normed hidden states [T, H] -> fp32 logits [T, V].
+  // Final-normed hidden states [T, H] -> fp32 logits [T, V]. Throws InvalidArgument for a model
+  // loaded with options.lm_head = false.
   at::Tensor lm_head(const at::Tensor& hidden) const;
 
   const Config& config() const { return config_; }
@@ -122,7 +126,7 @@ class Model {
   Config config_;
   ModelOptions options_;
   TextModel text_;
-  at::Tensor lm_head_weight_;  // [V, H]; the embedding matrix when tied
+  at::Tensor lm_head_weight_;  // [V, H]; the embedding matrix when tied; undefined without a head
 };
 
 }  // namespace duogen::qwen2_5_vl

@@ -75,7 +75,11 @@ PromptEncoder PromptEncoder::load(const fs::path& text_encoder,
                                   const qwen2_5_vl::ModelOptions& options) {
   auto tok = tokenizer::load_tokenizer(tokenizer_dir);
   PaddingConfig padding = read_padding_config(tokenizer_dir, *tok);
-  auto model = std::make_unique<qwen2_5_vl::Model>(qwen2_5_vl::Model::load(text_encoder, options));
+  // The conditioning reads hidden states only, as diffusers' pipeline does: no output head.
+  qwen2_5_vl::ModelOptions encoder_options = options;
+  encoder_options.lm_head = false;
+  auto model =
+      std::make_unique<qwen2_5_vl::Model>(qwen2_5_vl::Model::load(text_encoder, encoder_options));
   DUOGEN_CHECK(padding.pad_id < model->config().text.vocab_size, FormatError,
                "{}: pad token id {} is outside the text encoder's vocabulary of {}",
                (tokenizer_dir / "tokenizer_config.json").string(), padding.pad_id,
