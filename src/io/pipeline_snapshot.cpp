@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "io/json_config.h"
+#include "io/pickle_checkpoint.h"
 
 namespace duogen::io {
 namespace fs = std::filesystem;
@@ -68,6 +69,11 @@ const SnapshotComponent& PipelineSnapshot::component(const std::string& name,
 
 PipelineSnapshot read_pipeline_snapshot(const fs::path& path) {
   DUOGEN_CHECK(fs::exists(path), IoError, "{}: no such file or directory", path.string());
+  // An original release file given as the model: say what it is and which converter to run.
+  if (std::optional<std::string> pickle = pickle_checkpoint_error(path)) {
+    DUOGEN_FAIL(FormatError,
+                "{} (tools/convert/assemble_cosmos_snapshot.py builds a whole snapshot)", *pickle);
+  }
   const std::optional<fs::path> root = find_pipeline_snapshot(path);
   DUOGEN_CHECK(root.has_value(), IoError,
                "{}: not a diffusers pipeline snapshot (no {}, and not a Hugging Face cache "

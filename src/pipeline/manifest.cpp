@@ -4,6 +4,7 @@
 
 #include "core/check.h"
 #include "io/json_config.h"
+#include "io/pickle_checkpoint.h"
 #include "io/pipeline_snapshot.h"
 
 namespace duogen::pipeline {
@@ -69,6 +70,9 @@ ModelManifest read_manifest(const fs::path& dir_or_file) {
   std::error_code ec;
   const fs::path file =
       fs::is_directory(dir_or_file, ec) ? dir_or_file / "duogen.json" : dir_or_file;
+  if (std::optional<std::string> pickle = io::pickle_checkpoint_error(dir_or_file)) {
+    DUOGEN_FAIL(FormatError, "{}", *pickle);
+  }
   DUOGEN_CHECK(!io::find_pipeline_snapshot(dir_or_file).has_value(), UsageError,
                "{}: a diffusers pipeline snapshot (model_index.json), not a DuoGen model: run "
                "the published Cosmos-Predict2.5 pipeline with `duogen video` (or `duogen t2i`)",

@@ -8,8 +8,10 @@
 
 #include "duogen/error.h"
 #include "io/checkpoint.h"
+#include "io/pipeline_snapshot.h"
 #include "io/safetensors.h"
 #include "models/cosmos_dit/dit.h"
+#include "pipeline/manifest.h"
 #include "testing/fixtures.h"
 #include "testing/test_paths.h"
 
@@ -114,6 +116,19 @@ TEST(PickleCheckpoint, MagicBytes) {
   EXPECT_FALSE(is("PK\x05\x06"));  // an empty zip, not a torch.save archive
   EXPECT_FALSE(is("{\"a\""));
   EXPECT_FALSE(is("P"));
+}
+
+// The original file given as the model itself (`duogen video --model x.pt`, `t2i --model x.pt`):
+// the same error, not "no model_index.json" or "not valid JSON".
+TEST(PickleCheckpoint, GivenAsTheModelItNamesTheConverter) {
+  const fs::path pt = pickles() / "cosmos_dit.pt";
+  expect_mentions(format_error_of([&] { read_pipeline_snapshot(pt); }),
+                  {pt.string(), "cosmos_dit_pt_to_safetensors.py", "assemble_cosmos_snapshot.py"});
+  expect_mentions(format_error_of([&] { pipeline::read_manifest(pt); }),
+                  {pt.string(), "cosmos_dit_pt_to_safetensors.py"});
+  const fs::path vae = pickles() / "wan_vae.pth";
+  expect_mentions(format_error_of([&] { read_pipeline_snapshot(vae); }),
+                  {vae.string(), "wan_vae_pth_to_safetensors.py"});
 }
 
 }  // namespace
