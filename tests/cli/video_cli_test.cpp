@@ -206,6 +206,26 @@ TEST_F(VideoCli, OriginalFormatAssemblyRunsLikeThePublishedSnapshot) {
   EXPECT_TRUE(contains(r.err, "missing tokenizer.json")) << r.err;
 }
 
+// A component the index lists that duogen does not run (a saved safety checker) is named in a
+// warning, not skipped silently; the run itself is the usual one.
+TEST_F(VideoCli, ComponentsItDoesNotRunAreNamed) {
+  const fs::path copy = dir_ / "snapshot";
+  fs::copy(snapshot(), copy, fs::copy_options::recursive);
+  nlohmann::json index;
+  std::ifstream(copy / "model_index.json") >> index;
+  index["safety_checker"] = {"cosmos_guardrail", "CosmosSafetyChecker"};
+  std::ofstream(copy / "model_index.json") << index.dump(2);
+  fs::create_directories(copy / "safety_checker");
+  const auto r = run_duogen(small(
+      {"t2i", "--model", copy.string(), "--prompt", "a cube", "--out", (dir_ / "x.png").string()},
+      false));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err,
+                       "component 'safety_checker' (cosmos_guardrail CosmosSafetyChecker) "
+                       "is not run by duogen"))
+      << r.err;
+}
+
 TEST_F(VideoCli, ErrorsNameTheProblem) {
   const std::string model = snapshot().string();
   struct Case {
@@ -248,6 +268,11 @@ TEST_F(VideoCli, ErrorsNameTheProblem) {
         (dir_ / "x.png").string()},
        2,
        "--solver does not apply"},
+      // The original release file given as the model: what it is and the converter to run.
+      {{"video", "--model", (testing::data_dir() / "pickle" / "cosmos_dit.pt").string(), "--prompt",
+        "x", "--out", (dir_ / "x.mp4").string()},
+       1,
+       "cosmos_dit_pt_to_safetensors.py"},
   };
   fs::create_directories(dir_ / "empty");
   for (const auto& c : cases) {

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/check.h"
+#include "core/logging.h"
 #include "image/resample.h"
 #include "models/cosmos_dit/dit.h"
 #include "pipeline/cosmos/prompt_encoder.h"
@@ -164,6 +165,16 @@ WorldPipeline WorldPipeline::load(const io::PipelineSnapshot& snapshot,
   snapshot.component("transformer", "CosmosTransformer3DModel");
   snapshot.component("vae", "AutoencoderKLWan");
   snapshot.component("scheduler", "UniPCMultistepScheduler");
+  // Anything else the index lists (a saved safety_checker, say) is not part of what duogen runs:
+  // say so rather than skip it silently. [null, null] entries are not components.
+  for (const auto& [name, c] : snapshot.components) {
+    if (name == "text_encoder" || name == "tokenizer" || name == "transformer" || name == "vae" ||
+        name == "scheduler") {
+      continue;
+    }
+    spdlog::warn("{}: component '{}' ({} {}) is not run by duogen", snapshot.index_file.string(),
+                 name, c.library, c.class_name);
+  }
   auto state = std::make_unique<State>();
   state->snapshot = snapshot;
   state->options = options;
