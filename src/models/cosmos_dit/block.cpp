@@ -95,7 +95,7 @@ ContextKV Block::prepare_context(const at::Tensor& context) const {
   const at::Tensor c = context.to(attn2_.to_k.device(), dtype_);
   at::Tensor k = ops::rms_norm(heads(at::linear(c, attn2_.to_k)), attn2_.norm_k, qk_eps_);
   at::Tensor v = heads(at::linear(c, attn2_.to_v));
-  return {k.transpose(1, 2).contiguous(), v.transpose(1, 2).contiguous()};
+  return {k.transpose(1, 2).contiguous(), v.transpose(1, 2).contiguous(), /*cu_seqlens=*/{}};
 }
 
 at::Tensor Block::self_attention(const at::Tensor& xn, const RopeTables& rope) const {
