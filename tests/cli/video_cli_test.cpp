@@ -280,6 +280,15 @@ TEST_F(VideoCli, ErrorsNameTheProblem) {
     EXPECT_EQ(r.exit_code, c.code) << c.fragment << ": " << r.err;
     EXPECT_TRUE(contains(r.err, c.fragment)) << c.fragment << ": " << r.err;
   }
+  // A step count the snapshot's scheduler refuses (Karras needs two) fails before the text
+  // encoder runs.
+  const auto one_step =
+      run_duogen({"video", "--model", model, "--prompt", "x", "--frames", "1", "--width", "48",
+                  "--height", "32", "--steps", "1", "--out", (dir_ / "one.png").string()});
+  EXPECT_EQ(one_step.exit_code, 1) << one_step.err;
+  EXPECT_TRUE(contains(one_step.err, "Karras sigmas need at least 2 inference steps"))
+      << one_step.err;
+  EXPECT_FALSE(contains(one_step.err, "encode prompt")) << one_step.err;
   // A bad job file fails before any model loads, naming the line and field.
   const fs::path jobs = dir_ / "bad.jsonl";
   std::ofstream(jobs) << R"({"prompt": "x", "num_frames": 0})"

@@ -4,12 +4,18 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
 
 #include "core/check.h"
 #include "io/checkpoint.h"
+#include "io/safetensors.h"
 #include "io/weight_loader.h"
 #include "models/qwen2_5_vl/model.h"
 #include "models/qwen2_5_vl/weights.h"
+#include "testing/fixtures.h"
 #include "testing/test_paths.h"
 
 namespace duogen::qwen2_5_vl {
@@ -91,6 +97,38 @@ TEST(Qwen2_5_VLLoad, WithoutTheHeadHiddenStatesAreUnchangedAndLogitsRefused) {
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("without its output head"), std::string::npos) << e.what();
   }
+}
+
+// transformers 5 saves the vision tower as `model.visual.*` (older saves: `visual.*`); the language
+// model leaves it for the vision loader either way, without calling it unused.
+TEST(Qwen2_5_VLLoad, VisionTensorsUnderEitherNameAreNotReportedUnused) {
+  c10::InferenceMode guard;
+  const auto dir = testing::make_temp_dir("qwen-visual-names");
+  std::filesystem::copy_file(tiny_model() / "config.json", dir / "config.json");
+  const auto checkpoint = io::Checkpoint::open(tiny_model());
+  io::NamedTensors renamed;
+  std::size_t visual = 0;
+  for (const auto& name : checkpoint.names()) {
+    const bool is_visual = name.starts_with("visual.");
+    visual += is_visual;
+    renamed.emplace_back(is_visual ? "model." + name : name, checkpoint.tensor(name));
+  }
+  ASSERT_GT(visual, 0u);
+  // A tensor nobody loads, so the test sees the warning it would otherwise miss.
+  renamed.emplace_back("model.stray.weight", at::zeros({2}));
+  io::write_safetensors(dir / "model.safetensors", renamed);
+
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  spdlog::default_logger()->sinks().push_back(sink);
+  Model::load(dir);
+  spdlog::default_logger()->sinks().pop_back();
+  EXPECT_NE(
+      log.str().find("1 checkpoint tensor(s) unused by the language model: model.stray.weight"),
+      std::string::npos)
+      << log.str();
+  EXPECT_EQ(log.str().find("visual."), std::string::npos) << log.str();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -48,7 +48,7 @@ Model Model::load(const std::filesystem::path& dir, const ModelOptions& options)
   // The vision tower loads `visual.*` itself; anything else left over is worth a warning.
   std::vector<std::string> unused;
   for (const auto& name : store.unused()) {
-    if (name.rfind("visual.", 0) == 0) continue;
+    if (name.starts_with("visual.") || name.starts_with("model.visual.")) continue;
     if (!options.lm_head && name == "lm_head.weight") continue;  // left out on request
     unused.push_back(name);
   }

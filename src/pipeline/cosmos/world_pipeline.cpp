@@ -211,6 +211,8 @@ WorldResult WorldPipeline::run(const WorldRequest& r, const WorldProgress& progr
   };
   const bool cfg = r.guidance > 1.0;  // diffusers' do_classifier_free_guidance
   WorldResult out;
+  // First, so a step count the scheduler refuses fails before any model runs.
+  const flow::FlowSchedule schedule = flow::diffusers_schedule(s.scheduler, r.steps);
 
   stage("encode prompt");
   {
@@ -278,7 +280,6 @@ WorldResult WorldPipeline::run(const WorldRequest& r, const WorldProgress& progr
     flow::SamplerOptions sampler;
     sampler.solver = flow::SolverKind::kUniPC;
     sampler.unipc = s.scheduler.unipc;
-    const flow::FlowSchedule schedule = flow::diffusers_schedule(s.scheduler, r.steps);
     flow::CfgOptions guidance{r.guidance, flow::CfgFormula::kCosmos};
 
     auto velocity = [&](const at::Tensor& x, const flow::StepContext& step) {
