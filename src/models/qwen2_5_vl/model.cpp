@@ -53,8 +53,12 @@ Model Model::load(const std::filesystem::path& dir, const ModelOptions& options)
     unused.push_back(name);
   }
   if (!unused.empty()) {
-    spdlog::warn("{}: {} checkpoint tensor(s) unused by the language model: {}", dir.string(),
-                 unused.size(), fmt::join(unused, ", "));
+    const std::size_t shown = std::min<std::size_t>(unused.size(), 8);  // a line, not a page
+    spdlog::warn(
+        "{}: {} checkpoint tensor(s) unused by the language model: {}{}", dir.string(),
+        unused.size(),
+        fmt::join(unused.begin(), unused.begin() + static_cast<std::ptrdiff_t>(shown), ", "),
+        unused.size() > shown ? ", ..." : "");
   }
   return model;
 }
