@@ -93,6 +93,8 @@ std::optional<std::string> pickle_checkpoint_error(const std::filesystem::path& 
 }
 
 std::optional<std::string> pickle_checkpoint_error(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;  // a model directory
   try {
     const auto file = MappedFile::open(path);
     return pickle_checkpoint_error(path, file->data(), file->size());

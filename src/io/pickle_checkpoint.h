@@ -25,8 +25,8 @@ std::optional<std::string> pickle_checkpoint_error(const std::filesystem::path& 
                                                    const std::uint8_t* data,
                                                    std::size_t size);
 
-// The same for a file on disk (read through a mapping); nullopt if it cannot be read or is not
-// a pickle checkpoint.
+// The same for a file on disk (read through a mapping); nullopt for a directory, a file that
+// cannot be read, or one that is not a pickle checkpoint.
 std::optional<std::string> pickle_checkpoint_error(const std::filesystem::path& path);
 
 }  // namespace duogen::io

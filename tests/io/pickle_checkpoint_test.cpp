@@ -12,6 +12,7 @@
 #include "io/safetensors.h"
 #include "models/cosmos_dit/dit.h"
 #include "pipeline/manifest.h"
+#include "testing/expect_error.h"
 #include "testing/fixtures.h"
 #include "testing/test_paths.h"
 
@@ -21,20 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path pickles() { return testing::data_dir() / "pickle"; }
-
-template <typename F>
-std::string format_error_of(F&& f) {
-  try {
-    f();
-  } catch (const FormatError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not a FormatError: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no error";
-  return "";
-}
 
 void expect_mentions(const std::string& msg, const std::vector<std::string>& fragments) {
   for (const auto& f : fragments) EXPECT_NE(msg.find(f), std::string::npos) << f << "\n" << msg;
@@ -66,27 +53,29 @@ TEST(PickleCheckpoint, OpeningOneAsSafetensorsSaysWhatItIsAndHowToConvert) {
     auto fragments = c.fragments;
     fragments.push_back(path.string());
     fragments.push_back("not a safetensors file");
-    expect_mentions(format_error_of([&] { SafetensorsFile::open(path); }), fragments);
-    expect_mentions(format_error_of([&] { Checkpoint::open(path); }), fragments);
+    expect_mentions(testing::message_of<FormatError>([&] { SafetensorsFile::open(path); }),
+                    fragments);
+    expect_mentions(testing::message_of<FormatError>([&] { Checkpoint::open(path); }), fragments);
   }
 }
 
 TEST(PickleCheckpoint, DetectedByContentNotExtension) {
   const auto dir = testing::make_temp_dir("pickle");
   fs::copy_file(pickles() / "cosmos_dit.pt", dir / "model.safetensors");
-  expect_mentions(format_error_of([&] { Checkpoint::open(dir); }),
+  expect_mentions(testing::message_of<FormatError>([&] { Checkpoint::open(dir); }),
                   {"model.safetensors", "torch.save zip archive", "cosmos_dit_pt_to_safetensors"});
   fs::remove_all(dir);
 }
 
 TEST(PickleCheckpoint, DirectoryHoldingOnlyPicklesNamesTheFileAndConverter) {
-  expect_mentions(format_error_of([&] { Checkpoint::open(pickles() / "transformers"); }),
-                  {"pytorch_model.bin", "only PyTorch pickle checkpoints", "save_pretrained"});
+  expect_mentions(
+      testing::message_of<FormatError>([&] { Checkpoint::open(pickles() / "transformers"); }),
+      {"pytorch_model.bin", "only PyTorch pickle checkpoints", "save_pretrained"});
 
   // The DiT loader opening a directory of an original Cosmos release.
   const auto dir = testing::make_temp_dir("pickle-dit");
   fs::copy_file(pickles() / "cosmos_dit.pt", dir / "model_ema_bf16.pt");
-  expect_mentions(format_error_of([&] { cosmos_dit::CosmosDiT::load(dir, {}); }),
+  expect_mentions(testing::message_of<FormatError>([&] { cosmos_dit::CosmosDiT::load(dir, {}); }),
                   {"model_ema_bf16.pt", "cosmos_dit_pt_to_safetensors.py"});
   fs::remove_all(dir);
 }
@@ -122,12 +111,12 @@ TEST(PickleCheckpoint, MagicBytes) {
 // the same error, not "no model_index.json" or "not valid JSON".
 TEST(PickleCheckpoint, GivenAsTheModelItNamesTheConverter) {
   const fs::path pt = pickles() / "cosmos_dit.pt";
-  expect_mentions(format_error_of([&] { read_pipeline_snapshot(pt); }),
+  expect_mentions(testing::message_of<FormatError>([&] { read_pipeline_snapshot(pt); }),
                   {pt.string(), "cosmos_dit_pt_to_safetensors.py", "assemble_cosmos_snapshot.py"});
-  expect_mentions(format_error_of([&] { pipeline::read_manifest(pt); }),
+  expect_mentions(testing::message_of<FormatError>([&] { pipeline::read_manifest(pt); }),
                   {pt.string(), "cosmos_dit_pt_to_safetensors.py"});
   const fs::path vae = pickles() / "wan_vae.pth";
-  expect_mentions(format_error_of([&] { read_pipeline_snapshot(vae); }),
+  expect_mentions(testing::message_of<FormatError>([&] { read_pipeline_snapshot(vae); }),
                   {vae.string(), "wan_vae_pth_to_safetensors.py"});
 }
 

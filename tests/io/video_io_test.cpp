@@ -12,11 +12,14 @@
 #include "duogen/error.h"
 #include "io/image_io.h"
 #include "io/video_codec.h"
+#include "testing/expect_error.h"
 #include "testing/fixtures.h"
 #include "testing/test_paths.h"
 
 namespace duogen::io {
 namespace {
+
+using testing::message_of;
 
 namespace fs = std::filesystem;
 
@@ -56,21 +59,6 @@ struct Error {
 Error error_between(const at::Tensor& a, const at::Tensor& b) {
   const auto d = (a.to(at::kFloat) - b.to(at::kFloat)).abs();
   return {d.max().item<double>(), d.mean().item<double>()};
-}
-
-// Runs `f`, expecting an exception of type E; returns its message ("" and a failure otherwise).
-template <typename E, typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return {};
-  }
-  ADD_FAILURE() << "no exception";
-  return {};
 }
 
 bool contains(const std::string& text, const std::string& part) {
