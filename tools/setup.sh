@@ -18,6 +18,8 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev
   libsentencepiece-dev sentencepiece libpcre2-dev libutf8proc-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
+  libcpp-httplib-dev
+  chromium chromium-driver
 )
 
 log() { printf '[setup] %s\n' "$*"; }

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace duogen {
 
@@ -25,6 +26,17 @@ class FormatError : public Error {
   using Error::Error;
 };
 
+// A malformed field of a job or request: field() names it ("steps", "messages[0].content[1]").
+class FieldError : public FormatError {
+ public:
+  FieldError(std::string field, const std::string& message)
+      : FormatError(message), field_(std::move(field)) {}
+  const std::string& field() const { return field_; }
+
+ private:
+  std::string field_;
+};
+
 // Weights that do not fit the model: missing tensors, wrong shapes or dtypes.
 class WeightError : public Error {
  public:
@@ -33,6 +45,13 @@ class WeightError : public Error {
 
 // A caller passed something invalid (bad option value, wrong tensor shape, unknown component).
 class InvalidArgument : public Error {
+ public:
+  using Error::Error;
+};
+
+// A generation stopped on request (a std::stop_token of the Engine API): a cancelled client, a
+// deadline, a shutdown. Nothing of the job is written.
+class Cancelled : public Error {
  public:
   using Error::Error;
 };

@@ -43,6 +43,7 @@ JobResult run_interleaved(ConversationModel& mllm, ImageModel& images, const Job
   double decode_seconds = 0;
   result.stop_reason = "max_new_tokens";
   while (result.generated_tokens < settings.max_new_tokens) {
+    if (callbacks.on_step) callbacks.on_step();
     start = Clock::now();
     std::int64_t token = settings.bov_token_id;
     if (settings.image_only && result.generated_tokens == 0) {
@@ -83,7 +84,7 @@ JobResult run_interleaved(ConversationModel& mllm, ImageModel& images, const Job
                           {"condition_frames", std::to_string(request.condition_images.size())},
                           {"Software", "duogen"}};
     result.segments.push_back({OutputSegment::Kind::kImage, {}, image, std::move(params)});
-    if (callbacks.on_image) callbacks.on_image(index, image);
+    if (callbacks.on_image) callbacks.on_image(index, result.segments.back());
     conditions.push_back(image);
     start = Clock::now();
     mllm.append_image(image);

@@ -95,8 +95,11 @@ struct InterleavedSettings {
 
 struct InterleavedCallbacks {
   std::function<void(std::string_view)> on_text;                  // streamed text pieces
-  std::function<void(std::size_t index, const at::Tensor&)> on_image;  // 1-based index
+  // Each finished image (1-based index), with the parameters its PNG carries.
+  std::function<void(std::size_t index, const OutputSegment&)> on_image;
   ProgressFn on_image_progress;
+  // Called before every decoding step; may throw (duogen::Cancelled) to abandon the job.
+  std::function<void()> on_step;
 };
 
 // Runs one job: prefill, decode, make an image at every <BOV> (until max_images; after that

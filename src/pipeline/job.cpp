@@ -24,8 +24,8 @@ class FieldErrors {
   template <typename... Args>
   [[noreturn]] void fail(const std::string& field, fmt::format_string<Args...> format,
                          Args&&... args) const {
-    throw FormatError(fmt::format("{} (job '{}'): '{}': {}", source_, id_, field,
-                                  fmt::format(format, std::forward<Args>(args)...)));
+    throw FieldError(field, fmt::format("{} (job '{}'): '{}': {}", source_, id_, field,
+                                        fmt::format(format, std::forward<Args>(args)...)));
   }
 
  private:
@@ -250,6 +250,14 @@ Job parse_job_value(const json& v, const std::filesystem::path& base_dir, const 
 }
 
 }  // namespace
+}  // namespace duogen::pipeline
+
+namespace duogen {
+
+using json = nlohmann::json;
+using pipeline::FieldErrors;
+using pipeline::parse_job_value;
+using pipeline::parse_option;
 
 bool is_valid_job_id(const std::string& id) {
   if (id.empty() || id.size() > 128 || id[0] == '.') return false;
@@ -301,6 +309,40 @@ std::vector<Job> read_job_file(const std::filesystem::path& path) {
   }
   return jobs;
 }
+
+void check_options(const JobOptions& o, const std::string& source) {
+  // The options as the JSON a job file would hold, read back by the same field checks.
+  json v = json::object();
+  const auto put = [&](const char* key, const auto& field) {
+    if (field) v[key] = *field;
+  };
+  put("seed", o.seed);
+  put("steps", o.steps);
+  put("guidance", o.guidance);
+  put("width", o.width);
+  put("height", o.height);
+  put("max_new_tokens", o.max_new_tokens);
+  put("max_images", o.max_images);
+  put("temperature", o.temperature);
+  put("top_k", o.top_k);
+  put("top_p", o.top_p);
+  put("min_p", o.min_p);
+  put("repetition_penalty", o.repetition_penalty);
+  put("solver", o.solver);
+  put("schedule", o.schedule);
+  if (!o.logit_bias.empty()) {
+    json bias = json::object();
+    for (const auto& [token, value] : o.logit_bias) bias[token] = value;
+    v["logit_bias"] = bias;
+  }
+  const FieldErrors err(source, "options");
+  JobOptions parsed;
+  for (const auto& [key, value] : v.items()) parse_option(key, value, parsed, err);
+}
+
+}  // namespace duogen
+
+namespace duogen::pipeline {
 
 JobOptions parse_options_object(const json& object, const std::string& source) {
   DUOGEN_CHECK(object.is_object(), FormatError, "{}: options must be a JSON object, got {}",

@@ -24,9 +24,11 @@ InterleavedSettings resolve_settings(const ModelManifest& model, const JobOption
   s.text.repetition_penalty = o.repetition_penalty.value();
   for (const auto& [token, bias] : o.logit_bias) {
     const auto id = lookup(token);
-    DUOGEN_CHECK(id.has_value(), FormatError,
-                 "{} (job '{}'): 'logit_bias': the vocabulary has no token '{}'", job.source,
-                 job.id, token);
+    if (!id) {
+      throw FieldError("logit_bias", fmt::format("{} (job '{}'): 'logit_bias': the vocabulary "
+                                                 "has no token '{}'",
+                                                 job.source, job.id, token));
+    }
     s.text.logit_bias.emplace_back(*id, bias);
   }
   s.image.width = o.width.value();
@@ -85,6 +87,8 @@ RunSummary run_jobs(const std::vector<Job>& jobs, const ModelManifest& model,
       const auto dir = write_job_outputs(options.out_dir, result);
       ++summary.finished;
       if (callbacks.on_job_done) callbacks.on_job_done(job, dir);
+    } catch (const Cancelled&) {
+      throw;  // the caller stopped the whole run
     } catch (const Error& e) {
       // Bad input for this job (a corrupt image, an unknown token): the others still run.
       summary.failures.emplace_back(job.id, e.what());

@@ -196,6 +196,12 @@ void write_components(const fs::path& dir, const TinyModelOptions& options) {
 }
 
 }  // namespace
+}  // namespace duogen::pipeline
+
+namespace duogen {
+
+namespace fs = std::filesystem;
+using pipeline::write_components;
 
 void write_tiny_model(const fs::path& out, const TinyModelOptions& options) {
   std::error_code ec;
@@ -220,4 +226,4 @@ void write_tiny_model(const fs::path& out, const TinyModelOptions& options) {
   }
 }
 
-}  // namespace duogen::pipeline
+}  // namespace duogen

@@ -6,21 +6,12 @@
 // widths, and the real Qwen tokenizer so prompts and streamed text are real text.
 #pragma once
 
-#include <cstdint>
-#include <filesystem>
+#include "duogen/duogen.h"
 
 namespace duogen::pipeline {
 
-struct TinyModelOptions {
-  std::filesystem::path tokenizer_dir;  // holds tokenizer.json (+ tokenizer_config.json)
-  std::uint64_t seed = 0;
-  bool overwrite = false;
-};
-
-// Writes <out>/{duogen.json, mllm/, dit/, vae/} (atomically: a staging directory renamed into
-// place). The weights are made by building each model on a materialising WeightStore, so the
-// files hold exactly the tensors the engine's loaders ask for. Throws IoError/InvalidArgument
-// naming the problem (out exists and !overwrite, tokenizer missing).
-void write_tiny_model(const std::filesystem::path& out, const TinyModelOptions& options);
+// The options and the entry point are public (duogen/duogen.h); defined in tiny_model.cpp.
+using duogen::TinyModelOptions;
+using duogen::write_tiny_model;
 
 }  // namespace duogen::pipeline

@@ -44,12 +44,16 @@ TEST(Interleaved, TextAndImagesComeOutInOrderWithTheRightContexts) {
   RecordingImageModel images;
   std::string streamed;
   std::vector<std::size_t> shown;
-  std::int64_t progress_calls = 0;
+  std::int64_t progress_calls = 0, steps = 0;
   const JobResult r = run_interleaved(
       mllm, images, job(), settings(),
       {[&](std::string_view piece) { streamed += piece; },
-       [&](std::size_t index, const at::Tensor&) { shown.push_back(index); },
-       [&](std::int64_t, std::int64_t) { ++progress_calls; }});
+       [&](std::size_t index, const OutputSegment& s) {
+         EXPECT_EQ(s.kind, OutputSegment::Kind::kImage);
+         shown.push_back(index);
+       },
+       [&](std::int64_t, std::int64_t) { ++progress_calls; }, [&] { ++steps; }});
+  EXPECT_EQ(steps, 7);  // one poll before each decoding step: 0 1 <BOV> 2 <BOV> 3 <eos>
   // Segments: "ab", image 1, "c", image 2, "d"; eos stops before token 4.
   ASSERT_EQ(r.segments.size(), 5u);
   EXPECT_EQ(r.segments[0].text, "ab");

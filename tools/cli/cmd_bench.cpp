@@ -23,6 +23,7 @@
 #include "bench/run.h"
 #include "bench/suite.h"
 #include "core/check.h"
+#include "core/device.h"
 #include "device_options.h"
 #include "io/atomic_file.h"
 

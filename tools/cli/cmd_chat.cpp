@@ -19,6 +19,7 @@
 
 #include "commands.h"
 #include "core/check.h"
+#include "core/device.h"
 #include "device_options.h"
 #include "io/json_config.h"
 #include "models/qwen2_5_vl/generate.h"

@@ -4,7 +4,7 @@
 // duogen init-tiny --out DIR [--tokenizer DIR]                         a tiny random model
 // t2i and edit also take --jobs F.jsonl --out DIR for scripted batches. Components can be given
 // separately (--mllm, --dit, --vae, --tokenizer) instead of, or over, --model's duogen.json.
-#include <ATen/ATen.h>
+// These commands use the public API only (duogen/duogen.h).
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -14,18 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "commands.h"
-#include "core/check.h"
 #include "device_options.h"
-#include "io/atomic_file.h"
-#include "io/pipeline_snapshot.h"
-#include "pipeline/duogen_image_model.h"
-#include "pipeline/job.h"
-#include "pipeline/manifest.h"
-#include "pipeline/qwen_conversation.h"
-#include "pipeline/runner.h"
-#include "pipeline/tiny_model.h"
-#include "runtime/byte_size.h"
+#include "duogen/duogen.h"
 
 namespace duogen::cli {
 namespace {
@@ -84,8 +74,8 @@ void add_model_options(CLI::App* cmd, GenerateArgs& a) {
   cmd->add_flag("-q,--quiet", a.quiet, "do not stream text to stdout");
 }
 
-pipeline::JobOptions cli_options(const GenerateArgs& a) {
-  pipeline::JobOptions o;
+JobOptions cli_options(const GenerateArgs& a) {
+  JobOptions o;
   o.seed = a.seed;
   o.steps = a.steps;
   o.guidance = a.guidance;
@@ -102,171 +92,153 @@ pipeline::JobOptions cli_options(const GenerateArgs& a) {
   o.schedule = a.schedule;
   for (const auto& entry : a.logit_bias) {
     const auto eq = entry.rfind('=');
-    DUOGEN_CHECK(eq != std::string::npos && eq > 0, UsageError,
-                 "--logit-bias '{}': expected TOKEN=BIAS", entry);
+    if (eq == std::string::npos || eq == 0) {
+      throw UsageError(fmt::format("--logit-bias '{}': expected TOKEN=BIAS", entry));
+    }
     double bias = 0;
+    std::size_t used = 0;
     try {
-      std::size_t used = 0;
       bias = std::stod(entry.substr(eq + 1), &used);
-      DUOGEN_CHECK(used == entry.size() - eq - 1, UsageError, "--logit-bias '{}': bad number",
-                   entry);
     } catch (const std::logic_error&) {
-      DUOGEN_FAIL(UsageError, "--logit-bias '{}': bad number", entry);
+      used = 0;
+    }
+    if (used == 0 || used != entry.size() - eq - 1) {
+      throw UsageError(fmt::format("--logit-bias '{}': bad number", entry));
     }
     o.logit_bias.emplace_back(entry.substr(0, eq), bias);
   }
   for (const auto side : {a.width, a.height}) {
-    DUOGEN_CHECK(!side || *side % 16 == 0, UsageError,
-                 "--width/--height must be multiples of 16, got {}", *side);
+    if (side && *side % 16 != 0) {
+      throw UsageError(fmt::format("--width/--height must be multiples of 16, got {}", *side));
+    }
   }
   return o;
 }
 
-pipeline::ModelManifest manifest_for(const GenerateArgs& a) {
-  std::optional<pipeline::ModelManifest> base;
-  if (!a.model.empty()) base = pipeline::read_manifest(a.model);
-  const auto opt = [](const std::string& s) {
-    return s.empty() ? std::optional<fs::path>() : std::optional<fs::path>(s);
-  };
-  return pipeline::resolve_components(base, opt(a.mllm), opt(a.dit), opt(a.vae), opt(a.tokenizer));
+EngineOptions engine_options(const GenerateArgs& a) {
+  EngineOptions o;
+  o.model = a.model;
+  o.mllm = a.mllm;
+  o.dit = a.dit;
+  o.vae = a.vae;
+  o.tokenizer = a.tokenizer;
+  o.device = a.placement.device;
+  o.dtype = a.placement.dtype.value_or("");
+  o.offload = a.offload;
+  if (!a.offload.empty()) {
+    try {
+      parse_byte_size(a.offload);
+    } catch (const InvalidArgument& e) {
+      throw UsageError(fmt::format("--offload: {}", e.what()));
+    }
+  }
+  o.defaults = cli_options(a);
+  return o;
 }
 
 // Sampling progress: a bar on a terminal, a few plain lines in logs.
-pipeline::ProgressFn progress_printer() {
+auto progress_printer() {
   const bool tty = ::isatty(STDERR_FILENO) != 0;
-  return [tty](std::int64_t step, std::int64_t steps) {
+  return [tty](std::size_t image, std::int64_t step, std::int64_t steps) {
     if (tty) {
       constexpr int kWidth = 30;
       const int filled = static_cast<int>(kWidth * step / steps);
-      fmt::print(stderr, "\r  image [{}{}] {}/{}", std::string(filled, '#'),
+      fmt::print(stderr, "\r  image {} [{}{}] {}/{}", image, std::string(filled, '#'),
                  std::string(kWidth - filled, '.'), step, steps);
       if (step == steps) fmt::print(stderr, "\n");
       std::fflush(stderr);
     } else if (step == steps || step % std::max<std::int64_t>(1, steps / 4) == 0) {
-      spdlog::info("image sampling step {}/{}", step, steps);
+      spdlog::info("image {} sampling step {}/{}", image, step, steps);
     }
   };
 }
 
-void run(const GenerateArgs& a,
-         const std::vector<pipeline::Job>& jobs,
-         const fs::path& out_dir,
+void run(const GenerateArgs& a, const std::vector<Job>& jobs, const fs::path& out_dir,
          bool image_only) {
-  const DevicePlacement placement = resolve(a.placement);
-  const pipeline::ModelManifest manifest = manifest_for(a);
-  const pipeline::JobOptions cli = cli_options(a);
-  std::shared_ptr<runtime::ResidencyManager> residency;
-  if (!a.offload.empty()) {
-    std::uint64_t budget = 0;
-    try {
-      budget = runtime::parse_byte_size(a.offload);
-    } catch (const InvalidArgument& e) {
-      throw UsageError(fmt::format("--offload: {}", e.what()));
-    }
-    residency = std::make_shared<runtime::ResidencyManager>(budget);
-    spdlog::info("offload mode: {} of device memory for the model weights",
-                 runtime::format_bytes(budget));
-  }
-  spdlog::info("loading the MLLM from {} ({}, {})", manifest.mllm.string(), placement.device.str(),
-               c10::toString(placement.dtype));
-  pipeline::QwenConversation mllm(manifest,
-                                  {placement.dtype, placement.device,
-                                   pipeline::ConversationOptions{}.context_capacity, residency});
-  spdlog::info("loading the DiT from {} and the VAE from {}", manifest.dit.string(),
-               manifest.vae.string());
-  pipeline::DuoGenImageModel images(manifest, {placement.dtype, placement.device, residency});
-  images.check_context_width(mllm.config().text.num_hidden_layers, mllm.config().text.hidden_size,
-                             manifest.mllm);
-
-  pipeline::RunOptions options;
-  options.out_dir = out_dir;
-  options.cli = cli;
-  options.image_only = image_only;
-  pipeline::RunCallbacks callbacks;
+  const EngineOptions options = engine_options(a);
+  const std::unique_ptr<Engine> engine = Engine::load(options);
+  BatchOptions batch;
+  batch.out_dir = out_dir;
+  batch.image_only = image_only;
+  BatchCallbacks callbacks;
   if (!a.quiet && !image_only) {
     callbacks.generation.on_text = [](std::string_view piece) {
       fmt::print("{}", piece);
       std::fflush(stdout);
     };
   }
-  callbacks.generation.on_image = [](std::size_t index, const at::Tensor& image) {
-    spdlog::info("image {} done ({}x{})", index, image.size(1), image.size(0));
+  callbacks.generation.on_image = [](std::size_t index, const Image& image) {
+    spdlog::info("image {} done ({}x{})", index, image.width, image.height);
   };
   callbacks.generation.on_image_progress = progress_printer();
-  callbacks.on_job_start = [](const pipeline::Job& job, std::size_t i, std::size_t n) {
+  callbacks.on_job_start = [](const Job& job, std::size_t i, std::size_t n) {
     spdlog::info("job {}/{}: {}", i, n, job.id);
   };
-  callbacks.on_job_done = [&](const pipeline::Job&, const fs::path& dir) {
+  callbacks.on_job_done = [&](const Job&, const fs::path& dir) {
     if (!a.quiet && !image_only) fmt::print("\n");
     spdlog::info("wrote {}", dir.string());
   };
-  const auto lookup = [&](const std::string& token) { return mllm.token_id(token); };
-  const pipeline::RunSummary summary = pipeline::run_jobs(
-      jobs, manifest, mllm, images, lookup, mllm.stop_token_ids(), options, callbacks);
+  const BatchSummary summary = engine->run_batch(jobs, batch, callbacks);
   spdlog::info("{} job(s) finished, {} skipped (already done), {} failed", summary.finished,
                summary.skipped, summary.failures.size());
-  if (residency) {
-    spdlog::info("offload: weights loaded {} (mllm), {} (dit), {} (vae) times; device peak {}",
-                 mllm.weight_loads(), images.dit_loads(), images.vae_loads(),
-                 runtime::format_bytes(residency->peak_device_bytes()));
+  if (!options.offload.empty()) {
+    const EngineStats s = engine->stats();
+    spdlog::info("offload: weights loaded {} (mllm), {} (dit), {} (vae) times; device peak {} "
+                 "bytes",
+                 s.mllm_loads, s.dit_loads, s.vae_loads, s.offload_peak_bytes);
   }
-  DUOGEN_CHECK(summary.failures.empty(), Error, "{} of {} job(s) failed; first: {}: {}",
-               summary.failures.size(), jobs.size(), summary.failures.front().first,
-               summary.failures.front().second);
+  if (!summary.failures.empty()) {
+    throw Error(fmt::format("{} of {} job(s) failed; first: {}: {}", summary.failures.size(),
+                            jobs.size(), summary.failures.front().first,
+                            summary.failures.front().second));
+  }
 }
 
-pipeline::Job single_job(const std::string& prompt, const std::vector<std::string>& images) {
-  DUOGEN_CHECK(!prompt.empty(), UsageError, "--prompt is empty");
-  pipeline::Job job;
+template <typename... Args>
+void require(bool ok, fmt::format_string<Args...> format, Args&&... args) {
+  if (!ok) throw UsageError(fmt::format(format, std::forward<Args>(args)...));
+}
+
+Job single_job(const std::string& prompt, const std::vector<std::string>& images) {
+  require(!prompt.empty(), "--prompt is empty");
+  Job job;
   job.id = "image";
   job.source = "command line";
-  pipeline::Message m{"user", {}};
+  Message m{"user", {}};
   for (const auto& image : images) {
     std::error_code ec;
-    DUOGEN_CHECK(fs::is_regular_file(image, ec), UsageError, "--image {}: no such file", image);
-    pipeline::ContentPart part;
-    part.kind = pipeline::ContentPart::Kind::kImage;
-    part.image_path = fs::absolute(image);
-    m.content.push_back(part);
+    require(fs::is_regular_file(image, ec), "--image {}: no such file", image);
+    m.content.push_back(image_part(image));
   }
-  pipeline::ContentPart text;
-  text.text = prompt;
-  m.content.push_back(text);
+  m.content.push_back(text_part(prompt));
   job.messages.push_back(m);
   return job;
 }
 
-// t2i / edit with --out F.png: run the one job in a scratch directory beside F, then move its
-// image into place (atomic; the scratch directory is removed either way).
-void run_single_image(const GenerateArgs& a, const pipeline::Job& job) {
-  const fs::path target = fs::absolute(a.out);
-  DUOGEN_CHECK(target.extension() == ".png", UsageError, "--out {}: must end in .png", a.out);
-  const fs::path scratch =
-      target.parent_path() /
-      fmt::format(".{}.work-{}", target.filename().string(), static_cast<long>(::getpid()));
-  std::error_code ec;
-  fs::remove_all(scratch, ec);
-  try {
-    run(a, {job}, scratch, /*image_only=*/true);
-    fs::rename(scratch / job.id / pipeline::image_file_name(1), target, ec);
-    DUOGEN_CHECK(!ec, IoError, "cannot write {}: {}", target.string(), ec.message());
-  } catch (...) {
-    fs::remove_all(scratch, ec);
-    throw;
+// t2i / edit with --out F.png: one image, written atomically (the same bytes as image-1.png of
+// `generate` for the same job, generation parameters in its tEXt chunks).
+void run_single_image(const GenerateArgs& a, const Job& job) {
+  require(fs::path(a.out).extension() == ".png", "--out {}: must end in .png", a.out);
+  const std::unique_ptr<Engine> engine = Engine::load(engine_options(a));
+  engine->check(job);
+  GenerationCallbacks callbacks;
+  callbacks.on_image_progress = progress_printer();
+  const GenerationResult result = engine->generate_image(job, callbacks);
+  for (const auto& part : result.parts) {
+    if (part.kind == OutputPart::Kind::kImage) save_png(a.out, part.image);
   }
-  fs::remove_all(scratch, ec);
-  spdlog::info("wrote {}", target.string());
+  spdlog::info("wrote {}", a.out);
 }
 
-// t2i on a diffusers snapshot runs the Cosmos pipeline; the DuoGen-only options are refused by
-// name rather than ignored.
-void run_snapshot_image(const GenerateArgs& a, bool edit) {
-  DUOGEN_CHECK(!edit, UsageError,
-               "edit --model {}: a Cosmos-Predict2.5 snapshot has no editing mode (it continues "
-               "a first frame into a video: duogen video --image)",
-               a.model);
-  DUOGEN_CHECK(a.prompts.empty(), UsageError,
-               "t2i --jobs with a Cosmos snapshot: use duogen video --jobs (its job format)");
+// A Cosmos-Predict2.5 snapshot: text-to-image only; the DuoGen-only options are refused by name
+// rather than ignored.
+void check_snapshot_args(const GenerateArgs& a, bool edit) {
+  require(!edit,
+          "edit --model {}: a Cosmos-Predict2.5 snapshot has no editing mode (it continues a first "
+          "frame into a video: duogen video --image)",
+          a.model);
+  require(a.prompts.empty(),
+          "t2i --jobs with a Cosmos snapshot: use duogen video --jobs (its job format)");
   const std::vector<std::pair<const char*, bool>> duogen_only = {
       {"--mllm", !a.mllm.empty()},
       {"--dit", !a.dit.empty()},
@@ -284,37 +256,33 @@ void run_snapshot_image(const GenerateArgs& a, bool edit) {
       {"--schedule", a.schedule.has_value()},
       {"--logit-bias", !a.logit_bias.empty()}};
   for (const auto& [flag, given] : duogen_only) {
-    DUOGEN_CHECK(!given, UsageError,
-                 "{} does not apply to a Cosmos-Predict2.5 snapshot (its text encoder does not "
-                 "generate; its scheduler/ config sets the sampler)",
-                 flag);
+    require(!given,
+            "{} does not apply to a Cosmos-Predict2.5 snapshot (its text encoder does not "
+            "generate; its scheduler/ config sets the sampler)",
+            flag);
   }
-  cli_options(a);  // the --width/--height checks
-  CosmosImageArgs c;
-  c.model = a.model;
-  c.prompt = a.prompt;
-  c.out = a.out;
-  c.placement = a.placement;
-  c.seed = a.seed;
-  c.steps = a.steps;
-  c.width = a.width;
-  c.height = a.height;
-  c.guidance = a.guidance;
-  run_cosmos_image(c);
+}
+
+bool is_snapshot(const std::string& model) {
+  try {
+    return !model.empty() && detect_model(model) == ModelKind::kCosmosSnapshot;
+  } catch (const InvalidArgument&) {
+    return false;  // neither: loading it names what is missing
+  }
 }
 
 void run_image_command(const GenerateArgs& a, bool edit) {
-  if (!a.model.empty() && io::find_pipeline_snapshot(a.model)) {
-    run_snapshot_image(a, edit);
+  if (is_snapshot(a.model)) {
+    check_snapshot_args(a, edit);
+    run_single_image(a, single_job(a.prompt, {}));
     return;
   }
   if (!a.prompts.empty()) {
-    DUOGEN_CHECK(a.prompt.empty() && a.images.empty(), UsageError,
-                 "give either --jobs or --prompt/--image, not both");
-    run(a, pipeline::read_job_file(a.prompts), a.out, /*image_only=*/true);
+    require(a.prompt.empty() && a.images.empty(), "give either --jobs or --prompt/--image, not both");
+    run(a, read_job_file(a.prompts), a.out, /*image_only=*/true);
     return;
   }
-  DUOGEN_CHECK(!edit || !a.images.empty(), UsageError, "edit needs at least one --image");
+  require(!edit || !a.images.empty(), "edit needs at least one --image");
   run_single_image(a, single_job(a.prompt, a.images));
 }
 
@@ -329,13 +297,12 @@ void add_generate_commands(CLI::App& app) {
   generate->add_option("--out", gen->out, "output directory (one subdirectory per job)")
       ->required();
   generate->callback([gen] {
-    DUOGEN_CHECK(gen->model.empty() || !io::find_pipeline_snapshot(gen->model), UsageError,
-                 "generate --model {}: a Cosmos-Predict2.5 snapshot does not write interleaved "
-                 "text; run it with duogen video (or duogen t2i)",
-                 gen->model);
-    run(*gen, pipeline::read_job_file(gen->prompts), gen->out, false);
+    require(!is_snapshot(gen->model),
+            "generate --model {}: a Cosmos-Predict2.5 snapshot does not write interleaved text; "
+            "run it with duogen video (or duogen t2i)",
+            gen->model);
+    run(*gen, read_job_file(gen->prompts), gen->out, false);
   });
-
   auto t2i_args = std::make_shared<GenerateArgs>();
   auto* t2i = app.add_subcommand("t2i", "text-to-image");
   add_model_options(t2i, *t2i_args);
@@ -355,7 +322,7 @@ void add_generate_commands(CLI::App& app) {
       ->required();
   edit->callback([edit_args] { run_image_command(*edit_args, true); });
 
-  auto tiny = std::make_shared<pipeline::TinyModelOptions>();
+  auto tiny = std::make_shared<TinyModelOptions>();
   auto tiny_out = std::make_shared<std::string>();
   auto* init = app.add_subcommand("init-tiny", "write a tiny random-weight DuoGen model");
   init->add_option("--out", *tiny_out, "model directory to create")->required();
@@ -364,7 +331,7 @@ void add_generate_commands(CLI::App& app) {
   init->add_option("--seed", tiny->seed, "weight seed");
   init->add_flag("--overwrite", tiny->overwrite, "replace an existing directory");
   init->callback([tiny, tiny_out] {
-    pipeline::write_tiny_model(*tiny_out, *tiny);
+    write_tiny_model(*tiny_out, *tiny);
     spdlog::info("wrote a tiny DuoGen model to {}", *tiny_out);
   });
 }

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "core/check.h"
+#include "core/device.h"
 #include "device_options.h"
 #include "io/image_io.h"
 #include "io/safetensors.h"

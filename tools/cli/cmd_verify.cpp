@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "core/check.h"
+#include "core/device.h"
 #include "device_options.h"
 #include "verify/verifier.h"
 

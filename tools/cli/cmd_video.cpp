@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "core/check.h"
+#include "core/device.h"
 #include "device_options.h"
 #include "io/atomic_file.h"
 #include "io/image_io.h"
@@ -229,23 +230,6 @@ void run_jobs(const VideoArgs& a) {
 }
 
 }  // namespace
-
-void run_cosmos_image(const CosmosImageArgs& c) {
-  VideoArgs a;
-  a.model = c.model;
-  a.prompt = c.prompt;
-  a.out = c.out;
-  a.placement = c.placement;
-  a.seed = c.seed;
-  if (c.steps) a.steps = static_cast<int>(*c.steps);
-  a.width = c.width;
-  a.height = c.height;
-  a.guidance = c.guidance;
-  a.num_frames = 1;
-  DUOGEN_CHECK(fs::path(a.out).extension() == ".png", UsageError, "--out {}: must end in .png",
-               a.out);
-  run_single(a);
-}
 
 void add_video_command(CLI::App& app) {
   auto a = std::make_shared<VideoArgs>();

@@ -3,11 +3,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <cstdint>
-#include <optional>
-#include <string>
-
-#include "device_options.h"
 
 namespace duogen::cli {
 
@@ -22,16 +17,7 @@ void add_generate_commands(CLI::App& app);
 void add_plan_command(CLI::App& app);
 // video: the published Cosmos-Predict2.5 pipeline (diffusers snapshots)
 void add_video_command(CLI::App& app);
-
-// `t2i --model SNAPSHOT`: one image (num_frames = 1) from the Cosmos pipeline, written to `out`
-// (.png). Unset options take the pipeline's defaults.
-struct CosmosImageArgs {
-  std::string model, prompt, out;
-  DeviceDtypeArgs placement;
-  std::optional<std::uint64_t> seed;
-  std::optional<std::int64_t> steps, width, height;
-  std::optional<double> guidance;
-};
-void run_cosmos_image(const CosmosImageArgs& args);
+// serve: the OpenAI-compatible HTTP server
+void add_serve_command(CLI::App& app);
 
 }  // namespace duogen::cli

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/device.h"
 #include "core/dtype.h"
 #include "duogen/error.h"
 

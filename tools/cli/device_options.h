@@ -7,7 +7,10 @@
 #include <optional>
 #include <string>
 
-#include "core/device.h"
+
+namespace duogen {
+struct DevicePlacement;  // core/device.h: the commands that call resolve() include it
+}  // namespace duogen
 
 namespace duogen::cli {
 

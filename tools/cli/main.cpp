@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   duogen::cli::add_generate_commands(app);
   duogen::cli::add_plan_command(app);
   duogen::cli::add_video_command(app);
+  duogen::cli::add_serve_command(app);
   duogen::cli::add_bench_command(app, duogen::cli::load_bench_models, std::getenv);
   duogen::cli::add_judge_command(app, duogen::cli::load_judge_model);
 
