@@ -17,7 +17,8 @@
 // run_batch() called from several threads queue on an internal mutex in no particular order
 // (a server orders its own queue). A std::stop_token passed to them may be signalled from any
 // thread: the generation stops at its next token or sampling step with duogen::Cancelled.
-// info() is safe from any thread at any time. Callbacks run on the generating thread.
+// info() and check() are safe from any thread at any time (they read what load() fixed).
+// Callbacks run on the generating thread; an exception thrown from one ends the generation.
 // Errors are exceptions derived from duogen::Error (duogen/error.h); nothing exits the process.
 #pragma once
 
@@ -176,6 +177,7 @@ class Engine {
   BatchSummary run_batch(const std::vector<Job>& jobs, const BatchOptions& options,
                          const BatchCallbacks& callbacks = {}, std::stop_token stop = {});
 
+  // Waits for a running generation to finish (it reads the models' bookkeeping).
   EngineStats stats() const;
 
  private:

@@ -335,12 +335,14 @@ GenerationResult Engine::generate(const Job& job, const GenerationCallbacks& cal
                "{}: a Cosmos-Predict2.5 snapshot generates images only (generate_image), not "
                "interleaved text",
                impl_->info.id);
+  if (stop.stop_requested()) cancelled(job);  // without waiting for the running generation
   const std::lock_guard lock(impl_->mutex);
   return impl_->run_duogen(job, callbacks, stop, /*image_only=*/false);
 }
 
 GenerationResult Engine::generate_image(const Job& job, const GenerationCallbacks& callbacks,
                                         std::stop_token stop) {
+  if (stop.stop_requested()) cancelled(job);
   const std::lock_guard lock(impl_->mutex);
   if (impl_->world) return impl_->run_world(job, callbacks, stop);
   return impl_->run_duogen(job, callbacks, stop, /*image_only=*/true);

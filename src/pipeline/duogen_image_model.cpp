@@ -92,6 +92,9 @@ void DuoGenImageModel::check_context_width(std::int64_t layers, std::int64_t hid
 }
 
 at::Tensor DuoGenImageModel::condition_latent(const at::Tensor& rgb, double& encode_seconds) {
+  // An entry whose image nobody else holds belongs to a finished conversation: drop it, so a
+  // long-running engine (a server) does not keep every image it ever conditioned on.
+  std::erase_if(latent_cache_, [](const auto& entry) { return entry.first.use_count() == 1; });
   for (const auto& [image, latent] : latent_cache_) {
     if (image.unsafeGetTensorImpl() == rgb.unsafeGetTensorImpl()) return latent;
   }

@@ -42,6 +42,8 @@ class DuoGenImageModel final : public ImageModel {
   // How many times the DiT / VAE weights were loaded (more than 1 after offload evictions).
   int dit_loads() const { return dit_.loads(); }
   int vae_loads() const { return vae_.loads(); }
+  // Condition latents held for reuse within a conversation (for the no-growth test).
+  std::size_t cached_condition_latents() const { return latent_cache_.size(); }
 
  private:
   // The clean latent of a condition image, encoded once per image tensor (the loop passes the

@@ -123,6 +123,21 @@ TEST_F(EndToEndTest, InterleavedTextWithTwoImages) {
   EXPECT_GT(image.to(at::kFloat).std().item<float>(), 0.0f);  // not a blank image
 }
 
+// A long run does not grow: the condition latents of a finished job are released when the next
+// job conditions on anything (the cache holds only images still in use).
+TEST_F(EndToEndTest, ConditionLatentsOfFinishedJobsAreReleased) {
+  JobOptions o = small();
+  o.max_new_tokens = 8;
+  o.max_images = 3;
+  o.logit_bias = {{"<BOV>", 1e4}};
+  for (int i = 0; i < 3; ++i) {
+    const std::string id = "growth-" + std::to_string(i);
+    ASSERT_EQ(run({job(id, {}, "Three pictures.")}, *root_ / "growth", false, o).finished, 1);
+    // Images 2 and 3 conditioned on the earlier ones: at most this job's two are cached.
+    EXPECT_LE(images_->cached_condition_latents(), 2u) << id;
+  }
+}
+
 TEST_F(EndToEndTest, TextToImageAndEditWithTwoReferencesOfDifferentSizes) {
   io::write_png(*root_ / "a.png", at::randint(0, 256, {40, 56, 3}, at::kByte));
   io::write_png(*root_ / "b.png", at::randint(0, 256, {64, 32, 3}, at::kByte));

@@ -59,6 +59,9 @@ TEST(JobQueue, FullQueueRefusesAndTimeoutsCancel) {
   // The waiting task passes its deadline while the first still runs: it is cancelled for it.
   std::this_thread::sleep_for(150ms);
   EXPECT_EQ(waiting->reason(), StopReason::kTimeout);
+  EXPECT_TRUE(waiting->finished());  // answered at once, not after the running task
+  EXPECT_TRUE(second_stopped.load());
+  EXPECT_FALSE(running->finished());
   running->cancel(StopReason::kClientGone);
   running->wait();
   waiting->wait();
@@ -73,8 +76,12 @@ TEST(JobQueue, ShutdownCancelsWaitingAndGivesTheRunningOneItsGrace) {
   while (!started) std::this_thread::sleep_for(1ms);
   auto waiting = queue.submit([](Task&) {}, Clock::now() + 10s);
   const auto t0 = Clock::now();
-  queue.shutdown(100ms);
-  EXPECT_GE(Clock::now() - t0, 100ms);
+  std::thread stopper([&] { queue.shutdown(300ms); });
+  // The waiting task is answered at once; the running one goes on until its grace ends.
+  EXPECT_TRUE(waiting->wait_for(200ms));
+  EXPECT_FALSE(running->finished());
+  stopper.join();
+  EXPECT_GE(Clock::now() - t0, 300ms);
   EXPECT_EQ(running->reason(), StopReason::kShutdown);
   EXPECT_EQ(waiting->reason(), StopReason::kShutdown);
   EXPECT_TRUE(running->finished());

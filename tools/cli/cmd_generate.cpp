@@ -219,11 +219,19 @@ Job single_job(const std::string& prompt, const std::vector<std::string>& images
 // `generate` for the same job, generation parameters in its tEXt chunks).
 void run_single_image(const GenerateArgs& a, const Job& job) {
   require(fs::path(a.out).extension() == ".png", "--out {}: must end in .png", a.out);
+
   const std::unique_ptr<Engine> engine = Engine::load(engine_options(a));
   engine->check(job);
   GenerationCallbacks callbacks;
   callbacks.on_image_progress = progress_printer();
   const GenerationResult result = engine->generate_image(job, callbacks);
+  std::error_code ec;
+  const fs::path parent = fs::absolute(a.out).parent_path();
+  fs::create_directories(parent, ec);
+  if (ec) {
+    throw IoError(fmt::format("--out {}: cannot create {}: {}", a.out, parent.string(),
+                              ec.message()));
+  }
   for (const auto& part : result.parts) {
     if (part.kind == OutputPart::Kind::kImage) save_png(a.out, part.image);
   }

@@ -55,52 +55,83 @@ void JobQueue::work_loop(std::stop_token stop) {
       waiting_.pop_front();
       running_ = task;
     }
-    try {
-      task->work_(*task);
-    } catch (const std::exception& e) {
-      // Work answers its own client; anything escaping it is a bug, logged, not fatal.
-      spdlog::error("server task failed: {}", e.what());
-    }
+    finish(task);
     {
       const std::lock_guard lock(mutex_);
       running_.reset();
     }
-    {
-      const std::lock_guard lock(task->mutex_);
-      task->done_ = true;
-    }
-    task->done_cv_.notify_all();
     ready_.notify_all();
   }
 }
 
+void JobQueue::finish(const std::shared_ptr<Task>& task) {
+  try {
+    task->work_(*task);
+  } catch (const std::exception& e) {
+    // Work answers its own client; anything escaping it is a bug, logged, not fatal.
+    spdlog::error("server task failed: {}", e.what());
+  }
+  {
+    const std::lock_guard lock(task->mutex_);
+    task->done_ = true;
+  }
+  task->done_cv_.notify_all();
+}
+
+std::vector<std::shared_ptr<Task>> JobQueue::take_waiting_locked(
+    const std::function<bool(const Task&)>& pred) {
+  std::vector<std::shared_ptr<Task>> taken;
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (pred(**it)) {
+      taken.push_back(*it);
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return taken;
+}
+
 void JobQueue::watch_loop(std::stop_token stop) {
   while (!stop.stop_requested()) {
+    std::vector<std::shared_ptr<Task>> expired;
     {
       const std::lock_guard lock(mutex_);
       const auto now = Clock::now();
-      for (const auto& task : waiting_) {
-        if (now >= task->deadline_) task->cancel(StopReason::kTimeout);
-      }
+      expired = take_waiting_locked([now](const Task& t) { return now >= t.deadline_; });
       if (running_) {
         if (now >= running_->deadline_) running_->cancel(StopReason::kTimeout);
         if (now >= grace_end_) running_->cancel(StopReason::kShutdown);
       }
     }
+    // A task that times out while it waits is answered now, not after the running one: its work
+    // runs here with its token stopped (the Engine refuses a stopped token before its lock).
+    for (const auto& task : expired) {
+      task->cancel(StopReason::kTimeout);
+      finish(task);
+    }
+    if (!expired.empty()) ready_.notify_all();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
 void JobQueue::shutdown(std::chrono::milliseconds grace) {
+  std::vector<std::shared_ptr<Task>> cancelled;
   {
     const std::lock_guard lock(mutex_);
     if (!shutting_down_) {
       shutting_down_ = true;
       grace_end_ = Clock::now() + grace;
-      for (const auto& task : waiting_) task->cancel(StopReason::kShutdown);
+      cancelled = take_waiting_locked([](const Task&) { return true; });
     }
   }
-  // Wait for the worker to drain (cancelled tasks run quickly: their token is stopped).
+  // The waiting ones are answered at once (503), while the running one has its grace.
+  for (const auto& task : cancelled) {
+    task->cancel(StopReason::kShutdown);
+    finish(task);
+  }
+  ready_.notify_all();
+  // Wait for the running task.
   {
     std::unique_lock lock(mutex_);
     ready_.wait(lock, [this] { return waiting_.empty() && !running_; });

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <stop_token>
 #include <thread>
+#include <vector>
 
 namespace duogen::server {
 
@@ -60,8 +61,10 @@ class JobQueue {
   std::shared_ptr<Task> submit(std::function<void(Task&)> work,
                                Clock::time_point deadline);
 
-  // Refuses new tasks, cancels the waiting ones, lets the running one go on for `grace` and
-  // then cancels it; returns when the worker has finished everything.
+  // Refuses new tasks, cancels the waiting ones (their work runs at once, on this thread, with
+  // the token stopped), lets the running one go on for `grace` and then cancels it; returns when
+  // the worker has finished it. A waiting task past its deadline is likewise run at once, from
+  // the watchdog, stopped.
   void shutdown(std::chrono::milliseconds grace);
 
   std::size_t waiting() const;
@@ -69,6 +72,10 @@ class JobQueue {
 
  private:
   void work_loop(std::stop_token stop);
+  // Runs a task's work and marks it done (on the worker, or at once for one dropped unstarted).
+  static void finish(const std::shared_ptr<Task>& task);
+  std::vector<std::shared_ptr<Task>> take_waiting_locked(
+      const std::function<bool(const Task&)>& pred);
   void watch_loop(std::stop_token stop);
 
   const std::size_t max_waiting_;

@@ -18,7 +18,12 @@ json parse_body(const std::string& body) {
   try {
     v = json::parse(body);
   } catch (const json::exception& e) {
-    throw ApiError(400, fmt::format("the request body is not valid JSON: {}", e.what()));
+    // nlohmann's message without its "[json.exception.parse_error.101] " prefix.
+    std::string what = e.what();
+    if (const auto end = what.find("] "); what.rfind("[json.", 0) == 0 && end != std::string::npos) {
+      what = what.substr(end + 2);
+    }
+    throw ApiError(400, fmt::format("the request body is not valid JSON: {}", what));
   }
   if (!v.is_object()) throw ApiError(400, "the request body must be a JSON object");
   return v;
@@ -67,7 +72,10 @@ void check_model(const json& v, const RequestLimits& limits, bool required) {
 }
 
 // "WxH" -> width and height.
-void put_size(const json& v, json& job) {
+void put_size(const json& v, json& job, const json& request) {
+  if (request.contains("width") || request.contains("height")) {
+    throw bad_field("size", "give 'size' or 'width'/'height', not both");
+  }
   const auto bad = [] {
     return bad_field("size", "'size' must be a string \"WxH\" (e.g. \"768x768\")");
   };
@@ -80,9 +88,6 @@ void put_size(const json& v, json& job) {
     const long long w = std::stoll(s.substr(0, x), &used_w);
     const long long h = std::stoll(s.substr(x + 1), &used_h);
     if (used_w != x || used_h != s.size() - x - 1) throw bad();
-    if (job.contains("width") || job.contains("height")) {
-      throw bad_field("size", "give 'size' or 'width'/'height', not both");
-    }
     job["width"] = w;
     job["height"] = h;
   } catch (const std::logic_error&) {
@@ -218,7 +223,9 @@ void check_images(const Job& job, const RequestLimits& limits, bool multipart = 
         image = part.image_bytes.empty() ? read_image(part.image_path)
                                          : decode_image(part.image_bytes, where);
       } catch (const Error& e) {
-        throw bad_field(where, fmt::format("'{}': not a readable image: {}", where, e.what()));
+        throw bad_field(where, part.image_bytes.empty()
+                                   ? fmt::format("'{}': {}", where, e.what())
+                                   : std::string(e.what()));  // decode_image names `where`
       }
       if (image.width * image.height > limits.max_image_pixels) {
         throw ApiError(413, fmt::format("'{}': {}x{} is larger than this server's limit of {} "
@@ -293,7 +300,7 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
       }
       r.images = m.count("image") != 0;
     } else if (key == "size") {
-      put_size(value, job);
+      put_size(value, job, v);
     } else if (key == "job") {
       put_job_id(value, job);
     } else if (kImageOptions.count(key) || kTextOptions.count(key)) {
@@ -320,9 +327,10 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
 namespace {
 
 // The fields both image endpoints take (besides prompt, n and the images), into `job`.
-void put_image_field(const std::string& key, const json& value, json& job, ImagesRequest& r) {
+void put_image_field(const std::string& key, const json& value, const json& request, json& job,
+                     ImagesRequest& r) {
   if (key == "size") {
-    put_size(value, job);
+    put_size(value, job, request);
   } else if (key == "response_format") {
     if (value != "b64_json") {
       throw bad_field(key, "'response_format' must be \"b64_json\" (this server keeps no files "
@@ -365,7 +373,7 @@ ImagesRequest parse_image_generation(const std::string& body, const RequestLimit
     if (key == "n") {
       r.n = image_count(value);
     } else {
-      put_image_field(key, value, job, r);
+      put_image_field(key, value, v, job, r);
     }
   }
   finish(r, job);
@@ -414,7 +422,7 @@ ImagesRequest parse_image_edit(const EditForm& form, const RequestLimits& limits
     if (key == "n") {
       r.n = image_count(value);
     } else {
-      put_image_field(key, value, job, r);
+      put_image_field(key, value, v, job, r);
     }
   }
   finish(r, job);

@@ -114,6 +114,12 @@ class Server {
       if (stage == "decode") decode = s;
     }
     metrics_.job_done(r.prompt_tokens, r.completion_tokens, r.images, decode);
+    if (spdlog::should_log(spdlog::level::debug)) {
+      std::string stages;
+      for (const auto& [stage, s] : r.timings_s) stages += fmt::format(" {} {:.4f}", stage, s);
+      spdlog::debug("job '{}': {} + {} tokens, {} image(s); seconds:{}", r.job_id,
+                    r.prompt_tokens, r.completion_tokens, r.images, stages);
+    }
   }
 
   Engine& engine_;
@@ -345,6 +351,9 @@ std::string endpoint_label(const std::string& path) {
 
 void Server::routes() {
   http_.set_payload_max_length(options_.max_body);
+  // An idle kept-alive connection holds a handler thread for this long, and shutdown waits for
+  // it: 1 s instead of cpp-httplib's 5 (clients reconnect transparently).
+  http_.set_keep_alive_timeout(1);
   // Enough handler threads that every queued request and the idle connections of a few clients
   // are served; requests beyond the queue get their 429 at once.
   const std::size_t threads = options_.max_queue + 16;
