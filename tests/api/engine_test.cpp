@@ -179,42 +179,33 @@ TEST_F(EngineTest, GenerateImageMakesExactlyOneImage) {
   EXPECT_EQ(r.images, 1u);
 }
 
+// The field a FieldError names ("" and a test failure if `f` throws none).
+template <typename F>
+std::string field_of(F&& f) {
+  try {
+    f();
+  } catch (const FieldError& e) {
+    return e.field();
+  }
+  ADD_FAILURE() << "no FieldError";
+  return {};
+}
+
 TEST_F(EngineTest, CheckNamesTheBadField) {
+  const auto checked = [](auto edit) {
+    Job j = job();
+    edit(j);
+    return field_of([&] { engine_->check(j); });
+  };
+  EXPECT_EQ(checked([](Job& j) { j.options.steps = 0; }), "steps");
+  EXPECT_EQ(checked([](Job& j) { j.options.width = 40; }), "width");
+  EXPECT_EQ(checked([](Job& j) { j.options.logit_bias = {{"no-such-token-here", 1.0}}; }),
+            "logit_bias");
+  EXPECT_EQ(checked([](Job& j) { j.id = "bad id/.."; }), "id");
+  // generate() checks too, before anything runs.
   Job j = job();
-  j.options.steps = 0;
-  try {
-    engine_->check(j);
-    FAIL() << "no error";
-  } catch (const FieldError& e) {
-    EXPECT_EQ(e.field(), "steps");
-  }
-  j = job();
-  j.options.width = 40;
-  try {
-    engine_->check(j);
-    FAIL() << "no error";
-  } catch (const FieldError& e) {
-    EXPECT_EQ(e.field(), "width");
-  }
-  j = job();
-  j.options.logit_bias = {{"no-such-token-here", 1.0}};
-  try {
-    engine_->check(j);
-    FAIL() << "no error";
-  } catch (const FieldError& e) {
-    EXPECT_EQ(e.field(), "logit_bias");
-  }
-  j = job();
   j.messages.push_back({"assistant", {text_part("hi")}});
-  try {
-    engine_->generate(j);
-    FAIL() << "no error";
-  } catch (const FieldError& e) {
-    EXPECT_EQ(e.field(), "messages[1]");
-  }
-  j = job();
-  j.id = "bad id/..";
-  EXPECT_THROW(engine_->check(j), FieldError);
+  EXPECT_EQ(field_of([&] { engine_->generate(j); }), "messages[1]");
 }
 
 TEST(EngineLoad, ErrorsNameWhatIsWrong) {
@@ -253,12 +244,7 @@ TEST(EngineSnapshot, ACosmosSnapshotMakesImagesOnly) {
   EXPECT_EQ(r.parts[0].image.height, 32);
   // Options the snapshot cannot honour are refused by name.
   j.options.temperature = 0.5;
-  try {
-    engine->check(j);
-    FAIL() << "no error";
-  } catch (const FieldError& e) {
-    EXPECT_EQ(e.field(), "temperature");
-  }
+  EXPECT_EQ(field_of([&] { engine->check(j); }), "temperature");
 }
 
 }  // namespace

@@ -178,6 +178,28 @@ class CancelTest(unittest.TestCase):
         self.assertEqual(H.metric_sum(m, "duogen_images_total"), images_before,
                          "the cancelled job made no image")
 
+    def test_client_closing_a_blocking_request_cancels_the_job(self):
+        # Not streamed: nothing is written until the answer, so the server watches the socket.
+        images_before = H.metric_sum(SERVER.metrics(), "duogen_images_total")
+        body = json.dumps(slow_payload(SERVER.model_id)).encode()
+        s = socket.create_connection(("127.0.0.1", SERVER.port), timeout=60)
+        s.sendall(f"POST {CHAT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        t0 = time.monotonic()
+        while H.metric_sum(SERVER.metrics(), "duogen_jobs_running") < 1:
+            self.assertLess(time.monotonic() - t0, 30, "the job never started")
+            time.sleep(0.05)
+        s.close()
+        t_closed = time.monotonic()
+        status, r, latency = timed_post(SERVER, quick_payload(), timeout=120)
+        self.assertEqual(status, 200, r)
+        remaining = SLOW["seconds"] - (t_closed - t0)
+        self.assertLess(latency, max(0.5 * remaining, 0.5),
+                        f"the next request waited {latency:.2f} s: the closed request's job "
+                        f"(about {remaining:.2f} s left) was not cancelled")
+        self.assertEqual(H.metric_sum(SERVER.metrics(), "duogen_images_total"), images_before,
+                         "the cancelled job made no image")
+
 
 class TimeoutTest(unittest.TestCase):
     def test_timeout_gives_504(self):

@@ -348,26 +348,14 @@ void put_image_field(const std::string& key, const json& value, const json& requ
   }
 }
 
-json prompt_job(const json& prompt) {
+// The job both image endpoints describe: the prompt as the user's message, n, and the fields.
+ImagesRequest images_request(const json& v, const std::string& default_id) {
+  const json& prompt = v["prompt"];
   if (!prompt.is_string() || prompt.get<std::string>().empty()) {
     throw bad_field("prompt", "'prompt' must be a non-empty string");
   }
-  return {{"id", "image"}, {"messages", {{{"role", "user"}, {"content", prompt}}}}};
-}
-
-void finish(ImagesRequest& r, const json& job) {
-  r.job = to_job(job);
-  if (r.seed_given) r.seed = *r.job.options.seed;
-}
-
-}  // namespace
-
-ImagesRequest parse_image_generation(const std::string& body, const RequestLimits& limits) {
-  const json v = parse_body(body);
-  check_model(v, limits, /*required=*/false);
-  if (!v.contains("prompt")) throw bad_field("prompt", "'prompt' is required");
+  json job = {{"id", default_id}, {"messages", {{{"role", "user"}, {"content", prompt}}}}};
   ImagesRequest r;
-  json job = prompt_job(v["prompt"]);
   for (const auto& [key, value] : v.items()) {
     if (key == "model" || key == "prompt") continue;
     if (key == "n") {
@@ -376,8 +364,18 @@ ImagesRequest parse_image_generation(const std::string& body, const RequestLimit
       put_image_field(key, value, v, job, r);
     }
   }
-  finish(r, job);
+  r.job = to_job(job);
+  if (r.seed_given) r.seed = *r.job.options.seed;
   return r;
+}
+
+}  // namespace
+
+ImagesRequest parse_image_generation(const std::string& body, const RequestLimits& limits) {
+  const json v = parse_body(body);
+  check_model(v, limits, /*required=*/false);
+  if (!v.contains("prompt")) throw bad_field("prompt", "'prompt' is required");
+  return images_request(v, "image");
 }
 
 ImagesRequest parse_image_edit(const EditForm& form, const RequestLimits& limits) {
@@ -414,18 +412,7 @@ ImagesRequest parse_image_edit(const EditForm& form, const RequestLimits& limits
                                     form.images.size(), limits.max_input_images),
                    "image");
   }
-  ImagesRequest r;
-  json job = prompt_job(v["prompt"]);
-  job["id"] = "edit";
-  for (const auto& [key, value] : v.items()) {
-    if (key == "model" || key == "prompt") continue;
-    if (key == "n") {
-      r.n = image_count(value);
-    } else {
-      put_image_field(key, value, v, job, r);
-    }
-  }
-  finish(r, job);
+  ImagesRequest r = images_request(v, "edit");
   // The references first, then the instruction (as `duogen edit` orders them).
   auto& content = r.job.messages.front().content;
   std::vector<ContentPart> parts;
