@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "job_queue.h"
@@ -101,6 +102,20 @@ TEST(JobQueue, ARunningTaskThatFinishesInItsGraceIsNotCancelled) {
   queue.shutdown(5s);
   releaser.join();
   EXPECT_EQ(running->reason(), StopReason::kNone);
+}
+
+TEST(JobQueue, TheCallersThreadCanBeTheWorker) {
+  JobQueue queue(4, JobQueue::Worker::kCaller);
+  std::thread::id ran_on;
+  auto task = queue.submit([&](Task&) { ran_on = std::this_thread::get_id(); }, Clock::now() + 10s);
+  std::thread stopper([&] {
+    task->wait();
+    queue.begin_shutdown(0ms);
+  });
+  queue.run_worker();  // returns once shut down with nothing left
+  stopper.join();
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  EXPECT_THROW(queue.submit([](Task&) {}, Clock::now() + 10s), ShuttingDown);
 }
 
 }  // namespace

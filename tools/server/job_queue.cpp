@@ -25,10 +25,21 @@ bool Task::wait_for(std::chrono::milliseconds timeout) const {
   return done_cv_.wait_for(lock, timeout, [this] { return done_; });
 }
 
-JobQueue::JobQueue(std::size_t max_waiting)
-    : max_waiting_(max_waiting),
-      worker_([this](std::stop_token stop) { work_loop(stop); }),
-      watchdog_([this](std::stop_token stop) { watch_loop(stop); }) {}
+JobQueue::JobQueue(std::size_t max_waiting, Worker worker)
+    : max_waiting_(max_waiting), watchdog_([this](std::stop_token stop) { watch_loop(stop); }) {
+  if (worker == Worker::kOwnThread) {
+    worker_running_ = true;
+    worker_ = std::jthread([this] { work_loop(); });
+  }
+}
+
+void JobQueue::run_worker() {
+  {
+    const std::lock_guard lock(mutex_);
+    worker_running_ = true;
+  }
+  work_loop();
+}
 
 JobQueue::~JobQueue() { shutdown(std::chrono::milliseconds(0)); }
 
@@ -45,12 +56,17 @@ std::shared_ptr<Task> JobQueue::submit(std::function<void(Task&)> work,
   return task;
 }
 
-void JobQueue::work_loop(std::stop_token stop) {
+void JobQueue::work_loop() {
   for (;;) {
     std::shared_ptr<Task> task;
     {
       std::unique_lock lock(mutex_);
-      if (!ready_.wait(lock, stop, [this] { return !waiting_.empty(); })) return;
+      ready_.wait(lock, [this] { return !waiting_.empty() || shutting_down_; });
+      if (waiting_.empty()) {  // shutting down, nothing left
+        worker_running_ = false;
+        ready_.notify_all();
+        return;
+      }
       task = waiting_.front();
       waiting_.pop_front();
       running_ = task;
@@ -115,15 +131,14 @@ void JobQueue::watch_loop(std::stop_token stop) {
   }
 }
 
-void JobQueue::shutdown(std::chrono::milliseconds grace) {
+void JobQueue::begin_shutdown(std::chrono::milliseconds grace) {
   std::vector<std::shared_ptr<Task>> cancelled;
   {
     const std::lock_guard lock(mutex_);
-    if (!shutting_down_) {
-      shutting_down_ = true;
-      grace_end_ = Clock::now() + grace;
-      cancelled = take_waiting_locked([](const Task&) { return true; });
-    }
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    grace_end_ = Clock::now() + grace;
+    cancelled = take_waiting_locked([](const Task&) { return true; });
   }
   // The waiting ones are answered at once (503), while the running one has its grace.
   for (const auto& task : cancelled) {
@@ -131,13 +146,14 @@ void JobQueue::shutdown(std::chrono::milliseconds grace) {
     finish(task);
   }
   ready_.notify_all();
-  // Wait for the running task.
+}
+
+void JobQueue::shutdown(std::chrono::milliseconds grace) {
+  begin_shutdown(grace);
   {
     std::unique_lock lock(mutex_);
-    ready_.wait(lock, [this] { return waiting_.empty() && !running_; });
+    ready_.wait(lock, [this] { return !running_ && !worker_running_; });
   }
-  worker_.request_stop();
-  ready_.notify_all();
   if (worker_.joinable()) worker_.join();
   watchdog_.request_stop();
   if (watchdog_.joinable()) watchdog_.join();

@@ -1,5 +1,6 @@
 // One model on one device: requests become tasks run one at a time, in arrival order, by a
-// single worker thread. At most `max_waiting` tasks wait (submit throws QueueFull beyond); each
+// single worker thread: the queue's own, or the caller's (run_worker; the server runs the model
+// on the thread that loaded it, see server.cpp). At most `max_waiting` tasks wait (submit throws QueueFull beyond); each
 // task has a deadline after which a watchdog cancels it, and shutdown cancels what waits and
 // gives the running task a grace period.
 #pragma once
@@ -51,8 +52,13 @@ struct ShuttingDown {};
 
 class JobQueue {
  public:
-  explicit JobQueue(std::size_t max_waiting);
+  enum class Worker { kOwnThread, kCaller };
+  explicit JobQueue(std::size_t max_waiting, Worker worker = Worker::kOwnThread);
   ~JobQueue();  // shutdown(0 s) if not yet shut down
+
+  // Worker::kCaller: runs the tasks on the calling thread until the queue is shutting down and
+  // has nothing left to run.
+  void run_worker();
 
   // Queues `work`; it runs on the worker, given its task, whose token() is stopped by cancel(),
   // the deadline or shutdown (reason() says which). A task cancelled before it starts still runs,
@@ -62,16 +68,18 @@ class JobQueue {
                                Clock::time_point deadline);
 
   // Refuses new tasks, cancels the waiting ones (their work runs at once, on this thread, with
-  // the token stopped), lets the running one go on for `grace` and then cancels it; returns when
-  // the worker has finished it. A waiting task past its deadline is likewise run at once, from
+  // the token stopped) and lets the running one go on for `grace`, after which the watchdog
+  // cancels it; returns at once. A waiting task past its deadline is likewise run at once, from
   // the watchdog, stopped.
+  void begin_shutdown(std::chrono::milliseconds grace);
+  // begin_shutdown, then waits until the running task has finished and the worker has stopped.
   void shutdown(std::chrono::milliseconds grace);
 
   std::size_t waiting() const;
   bool busy() const;  // a task is running
 
  private:
-  void work_loop(std::stop_token stop);
+  void work_loop();
   // Runs a task's work and marks it done (on the worker, or at once for one dropped unstarted).
   static void finish(const std::shared_ptr<Task>& task);
   std::vector<std::shared_ptr<Task>> take_waiting_locked(
@@ -84,6 +92,7 @@ class JobQueue {
   std::deque<std::shared_ptr<Task>> waiting_;
   std::shared_ptr<Task> running_;
   bool shutting_down_ = false;
+  bool worker_running_ = false;
   Clock::time_point grace_end_ = Clock::time_point::max();
   std::jthread worker_;
   std::jthread watchdog_;
