@@ -268,6 +268,35 @@ class ImagesTest(unittest.TestCase):
         self._check(r, 2)
 
 
+class CosmosSnapshotTest(unittest.TestCase):
+    """A Cosmos-Predict2.5 diffusers snapshot served: text-to-image through the image endpoint;
+    chat is refused naming the model (it writes no text)."""
+
+    def test_images_only(self):
+        snapshot = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data",
+                                "tiny-cosmos2_5")
+        with H.ServerProcess(ARGS, snapshot, log_name="openai_client.cosmos.log") as server:
+            client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0,
+                                   timeout=120)
+            try:
+                self.assertEqual([m.id for m in client.models.list().data], ["tiny-cosmos2_5"])
+                r = client.images.generate(model="tiny-cosmos2_5", prompt="a blue cone", n=2,
+                                           size="48x32", extra_body={"steps": 2, "seed": 5})
+                a, b = [H.decode_png(d.b64_json)[0] for d in r.data]
+                self.assertEqual(a.size, (48, 32))
+                self.assertNotEqual(a.tobytes(), b.tobytes(), "image 2 uses seed + 1")
+                with self.assertRaises(openai.BadRequestError) as e:
+                    client.chat.completions.create(
+                        model="tiny-cosmos2_5", messages=[{"role": "user", "content": "hi"}])
+                self.assertIn("images only", str(e.exception))
+                with self.assertRaises(openai.BadRequestError) as e:  # a DuoGen-only option
+                    client.images.generate(model="tiny-cosmos2_5", prompt="x", size="48x32",
+                                           extra_body={"solver": "euler"})
+                self.assertIn("solver", str(e.exception))
+            finally:
+                client.close()
+
+
 class AuthTest(unittest.TestCase):
     def test_api_key(self):
         with H.ServerProcess(ARGS, SERVER.model, "--api-key", "sekret-key",
