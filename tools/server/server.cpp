@@ -132,29 +132,33 @@ class Server {
   std::atomic<std::uint64_t> counter_{0};
 };
 
+// The error a client sees for the exception being handled: bad input as 400 naming the field,
+// anything else as a 500 whose details go to the log only.
+ApiError current_error() {
+  try {
+    throw;
+  } catch (const ApiError& e) {
+    return e;
+  } catch (const FieldError& e) {
+    return bad_field(e.field(), e.what());
+  } catch (const FormatError& e) {
+    return ApiError(400, e.what());
+  } catch (const std::exception& e) {
+    spdlog::error("request failed: {}", e.what());
+  } catch (...) {
+    spdlog::error("request failed");
+  }
+  return ApiError(500, "internal server error (the server log has the details)");
+}
+
 void Server::answer(Response& res, const std::function<void()>& fn) const {
   try {
     fn();
-    return;
-  } catch (const ApiError& e) {
+  } catch (...) {
+    const ApiError e = current_error();
     res.status = e.status();
     res.set_content(e.json(), kJson);
-    return;
-  } catch (const FieldError& e) {
-    const ApiError error = bad_field(e.field(), e.what());
-    res.status = 400;
-    res.set_content(error.json(), kJson);
-    return;
-  } catch (const FormatError& e) {
-    res.status = 400;
-    res.set_content(ApiError(400, e.what()).json(), kJson);
-    return;
-  } catch (const std::exception& e) {
-    spdlog::error("request failed: {}", e.what());
   }
-  res.status = 500;
-  res.set_content(ApiError(500, "internal server error (the server log has the details)").json(),
-                  kJson);
 }
 
 std::shared_ptr<Task> Server::submit(std::function<void(Task&)> work) {
@@ -201,8 +205,8 @@ void Server::wait_blocking(const Request& req, Task& task) {
   }
 }
 
-// Runs a generation on the worker and records the outcome; the error, if any, as the client
-// should see it (internal details go to the log only).
+// Runs a generation on the worker and records the outcome: the error, if any, as the client
+// should see it.
 template <typename Fn>
 void run_work(Outcome& out, const std::function<ApiError()>& stop_error, Fn&& fn) {
   try {
@@ -210,13 +214,8 @@ void run_work(Outcome& out, const std::function<ApiError()>& stop_error, Fn&& fn
   } catch (const Cancelled&) {
     out.error = stop_error();
     spdlog::info("request cancelled: {}", out.error->what());
-  } catch (const FieldError& e) {
-    out.error = bad_field(e.field(), e.what());
-  } catch (const FormatError& e) {
-    out.error = ApiError(400, e.what());
-  } catch (const std::exception& e) {
-    spdlog::error("generation failed: {}", e.what());
-    out.error = ApiError(500, "the generation failed (the server log has the details)");
+  } catch (...) {
+    out.error = current_error();
   }
 }
 
@@ -378,13 +377,11 @@ void Server::routes() {
   http_.set_exception_handler([](const Request&, Response& res, std::exception_ptr ep) {
     try {
       std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      spdlog::error("request failed: {}", e.what());
     } catch (...) {
-      spdlog::error("request failed");
+      const ApiError e = current_error();
+      res.status = e.status();
+      res.set_content(e.json(), kJson);
     }
-    res.status = 500;
-    res.set_content(ApiError(500, "internal server error").json(), kJson);
   });
   http_.set_logger([this](const Request& req, const Response& res) {
     const double seconds =
