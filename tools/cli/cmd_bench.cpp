@@ -3,6 +3,7 @@
 // duogen bench export --run DIR --format geneval|imgedit|gedit|comm --out DIR
 // duogen bench aggregate --run DIR [--gedit-scores F] [--imgedit-scores F --edit-list F] --out P
 // duogen bench report --run DIR
+// duogen bench shapes --run DIR [--out PREFIX]
 // duogen judge --run DIR (--export F | --import F | --judge-model DIR) [--rubric F]
 #include "cmd_bench.h"
 
@@ -21,6 +22,7 @@
 #include "bench/judge.h"
 #include "bench/report.h"
 #include "bench/run.h"
+#include "bench/shapes_score.h"
 #include "bench/suite.h"
 #include "core/check.h"
 #include "core/device.h"
@@ -194,6 +196,34 @@ void add_report(CLI::App* bench) {
   cmd->callback([run] { fmt::print("{}\n", bench::write_report(*run).string()); });
 }
 
+void add_shapes(CLI::App* bench) {
+  auto* cmd = bench->add_subcommand("shapes", "score a run of the shapes-world suite");
+  struct Args {
+    std::string run, out;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--run", a->run, "run directory (scores go to <run>/shapes/scores.jsonl)")
+      ->required();
+  cmd->add_option("--out", a->out,
+                  "table prefix: writes <prefix>.md and <prefix>.csv (default <run>/shapes/table)");
+  cmd->callback([a] {
+    const auto result = bench::score_shapes_run(a->run);
+    const fs::path dir = fs::path(a->run) / "shapes";
+    const std::string prefix = !a->out.empty() ? a->out : (dir / "table").string();
+    for (const fs::path& d : {dir, fs::path(prefix).parent_path()}) {
+      std::error_code ec;
+      if (!d.empty()) fs::create_directories(d, ec);
+      DUOGEN_CHECK(!ec, IoError, "{}: cannot create: {}", d.string(), ec.message());
+    }
+    std::string lines;
+    for (const auto& s : result.scores) lines += bench::dump_json(s) + "\n";
+    io::write_file_atomically(dir / "scores.jsonl", lines);
+    spdlog::info("{} samples scored into {}", result.scores.size(),
+                 (dir / "scores.jsonl").string());
+    write_table(result.table, prefix);
+  });
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app, BenchModelLoader load_models, EnvLookup getenv) {
@@ -234,8 +264,9 @@ void add_bench_command(CLI::App& app, BenchModelLoader load_models, EnvLookup ge
   add_export(cmd);
   add_aggregate(cmd);
   add_report(cmd);
+  add_shapes(cmd);
   cmd->callback([cmd, a, load_models, getenv] {
-    if (!cmd->get_subcommands().empty()) return;  // merge/export/aggregate/report ran
+    if (!cmd->get_subcommands().empty()) return;  // merge/export/aggregate/report/shapes ran
     run_bench_command(*a, load_models, getenv);
   });
 }
