@@ -63,13 +63,11 @@ log "building"
 cmake --build "$BUILD_DIR" --parallel "$(nproc)"
 
 if [[ "${DUOGEN_SKIP_RUN:-0}" != "1" ]]; then
-  # The main job on the embedded tiny model: a random-weight DuoGen with the real tokenizer,
-  # interleaved text and two images (the second conditioned on the first).
-  log "running: $BUILD_DIR/duogen init-tiny + generate examples/recipe.json"
-  "$BUILD_DIR/duogen" init-tiny --out "$BUILD_DIR/tiny-duogen" --overwrite \
-    --tokenizer ../shared/models/qwen2-tokenizer
+  # The main job on the trained shapes demo model (models/shapes-demo): a step-by-step answer
+  # whose pictures build on each other and match their text.
+  log "running: $BUILD_DIR/duogen generate --model models/shapes-demo --prompts examples/shapes_steps.json"
   rm -rf "$BUILD_DIR/quickstart"
-  "$BUILD_DIR/duogen" generate --model "$BUILD_DIR/tiny-duogen" --prompts examples/recipe.json \
+  "$BUILD_DIR/duogen" generate --model models/shapes-demo --prompts examples/shapes_steps.json \
     --out "$BUILD_DIR/quickstart"
-  log "outputs: $BUILD_DIR/quickstart/pancakes/{index.html,result.md,result.json,image-*.png}"
+  log "outputs: $BUILD_DIR/quickstart/shapes-steps/{index.html,result.md,result.json,image-*.png}"
 fi

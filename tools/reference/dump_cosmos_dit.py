@@ -85,9 +85,11 @@ def normalized_layers(hidden_states: torch.Tensor, in_channels: int) -> torch.Te
     return x.permute(1, 0, 2).reshape(1, length, -1)
 
 
-def packed_velocity(model, frames, steps, is_cond, context):
+def packed_velocity(model, frames, steps, is_cond, context, context_mask=None):
     """architecture.md §9.2 with diffusers' modules: frame f gets RoPE t = f and its own grid,
-    its own timestep and mask; self-attention over all tokens; output for the last frame."""
+    its own timestep and mask; self-attention over all tokens; output for the last frame.
+    context_mask [B, keys] (True = attend) lets contexts of different lengths share a batch
+    (the demo model's training); None attends to every key."""
     tokens, temb, emb, cos, sin, counts = [], [], [], [], [], []
     for f, lat in enumerate(frames):
         b, c, h, w = lat.shape
@@ -102,8 +104,9 @@ def packed_velocity(model, frames, steps, is_cond, context):
     hs, temb, emb = torch.cat(tokens, 1), torch.cat(temb, 1), torch.cat(emb, 1)
     rope = (torch.cat(cos, 0), torch.cat(sin, 0))
     ctx = model.crossattn_proj(context)
+    mask = None if context_mask is None else context_mask[:, None, None, :]
     for block in model.transformer_blocks:
-        hs = block(hs, ctx, emb, temb, rope, None, None, None)
+        hs = block(hs, ctx, emb, temb, rope, None, mask, None)
     n = counts[-1]
     out = model.proj_out(model.norm_out(hs[:, -n:], emb[:, -n:], temb[:, -n:]))
     b, _, h, w = frames[-1].shape
