@@ -2,16 +2,19 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
 #include "core/check.h"
+#include "kernels/ops/attention_library.h"
 #include "kernels/reference/attention.h"
 
 #ifdef DUOGEN_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
 #include <limits>
 
 #include "kernels/attention/flash_params.h"
@@ -39,14 +42,6 @@ void check_heads(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, 
 }
 
 #ifdef DUOGEN_WITH_CUDA
-// The flash kernels take fp16 / bf16 CUDA tensors with head dim 64, 80 or 128; everything else
-// (fp32, other head dims, CPU) runs the reference.
-bool flash_supports(const at::Tensor& q) {
-  const auto t = q.scalar_type();
-  return q.is_cuda() && (t == at::kHalf || t == at::kBFloat16) &&
-         kernels::flash_supports_head_dim(q.size(-1));
-}
-
 // cp.async moves 16-byte chunks: the head_dim axis must be contiguous, every other stride a
 // multiple of 8 elements and the base 16-byte aligned. Views that are not get copied.
 at::Tensor flash_ready(const at::Tensor& x) {
@@ -154,27 +149,24 @@ at::Tensor attention_cuda(const at::Tensor& q_in, const at::Tensor& k_in, const 
 }
 
 at::Tensor varlen_attention_cuda(const at::Tensor& q_in, const at::Tensor& k_in,
-                                 const at::Tensor& v_in, const at::Tensor& cq,
-                                 const at::Tensor& ck, const AttentionOptions& options) {
+                                 const at::Tensor& v_in, const VarlenLayout& layout,
+                                 const AttentionOptions& options) {
   const c10::cuda::CUDAGuard guard(q_in.device());
   const at::Tensor q = flash_ready(q_in);
   const at::Tensor k = flash_ready(k_in);
   const at::Tensor v = flash_ready(v_in);
   at::Tensor out = at::empty(q.sizes(), q.options());
-  const std::int64_t segments = cq.numel() - 1;
-  if (out.numel() == 0 || segments == 0) return out.zero_();
+  if (out.numel() == 0 || layout.segments() == 0) return out.zero_();
 
   kernels::FlashParams p = base_params(q, k, v, out, options);
-  const at::Tensor cq_dev = cq.to(at::kInt).to(q.device());
-  const at::Tensor ck_dev = ck.to(at::kInt).to(q.device());
-  p.cu_seqlens_q = cq_dev.data_ptr<int>();
-  p.cu_seqlens_k = ck_dev.data_ptr<int>();
-  p.batch = checked_int(segments, "segments");
+  p.cu_seqlens_q = layout.cu_q_device.data_ptr<int>();
+  p.cu_seqlens_k = layout.cu_k_device.data_ptr<int>();
+  p.batch = checked_int(layout.segments(), "segments");
   p.heads_q = checked_int(q.size(1), "query heads");
   p.heads_kv = checked_int(k.size(1), "key heads");
   checked_int(q.size(0), "packed query tokens");
   checked_int(k.size(0), "packed key tokens");
-  p.seqlen_q = checked_int(cq.diff().max().item<std::int64_t>(), "query segment length");
+  p.seqlen_q = checked_int(layout.max_q, "query segment length");
   p.seqlen_k = 0;  // per segment from cu_seqlens_k
   p.q_row_stride = q.stride(0);
   p.q_head_stride = q.stride(1);
@@ -189,7 +181,97 @@ at::Tensor varlen_attention_cuda(const at::Tensor& q_in, const at::Tensor& k_in,
 }
 #endif
 
+DeviceCaps caps_of(const at::Tensor& q) {
+  DeviceCaps caps;
+  caps.cuda = q.is_cuda();
+#ifdef DUOGEN_WITH_CUDA
+  caps.kernels_built = true;
+  if (caps.cuda) {
+    // Cached by ATen per device: no driver call per attention.
+    const cudaDeviceProp* props = at::cuda::getDeviceProperties(q.device().index());
+    caps.cc_major = props->major;
+    caps.cc_minor = props->minor;
+  }
+#endif
+  return caps;
+}
+
+double softmax_scale(const at::Tensor& q, const AttentionOptions& options) {
+  return options.scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+}
+
+// Runs the backends of `order` until one succeeds. A library kernel (or ours) that rejects a
+// problem the rules let through (an older cuDNN, a GPU without the kernel's architecture) is
+// recorded as failed for the site and the next one runs; the reference's errors propagate.
+template <typename Run>
+at::Tensor run_first(const std::vector<AttentionBackend>& order, const AttentionOptions& options,
+                     Run&& run) {
+  for (const AttentionBackend b : order) {
+    if (b == AttentionBackend::kReference) break;
+    try {
+      at::Tensor out = run(b);
+      if (options.dispatch != nullptr) options.dispatch->record_ran(options.site, b);
+      return out;
+    } catch (const c10::Error&) {
+    } catch (const duogen::Error&) {
+    }
+    if (options.dispatch != nullptr) options.dispatch->record_failed(options.site, b);
+  }
+  at::Tensor out = run(AttentionBackend::kReference);
+  if (options.dispatch != nullptr) {
+    options.dispatch->record_ran(options.site, AttentionBackend::kReference);
+  }
+  return out;
+}
+
+std::vector<AttentionBackend> backend_order(const AttentionProblem& p, const DeviceCaps& caps,
+                                            const AttentionOptions& options) {
+  if (!caps.cuda) return {AttentionBackend::kReference};
+  return options.dispatch != nullptr ? options.dispatch->order(p, caps) : default_order(p, caps);
+}
+
 }  // namespace
+
+VarlenLayout VarlenLayout::make(const at::Tensor& cu_seqlens_q, const at::Tensor& cu_seqlens_k,
+                                c10::Device device) {
+  DUOGEN_CHECK(cu_seqlens_q.defined() && cu_seqlens_k.defined() && cu_seqlens_q.dim() == 1 &&
+                   cu_seqlens_q.sizes() == cu_seqlens_k.sizes() && cu_seqlens_q.numel() >= 1,
+               InvalidArgument, "varlen_attention: cu_seqlens shapes {} and {} differ",
+               cu_seqlens_q.defined() ? cu_seqlens_q.sizes() : c10::IntArrayRef{},
+               cu_seqlens_k.defined() ? cu_seqlens_k.sizes() : c10::IntArrayRef{});
+  VarlenLayout layout;
+  layout.cu_q = cu_seqlens_q.to(at::kCPU, at::kLong).contiguous();
+  layout.cu_k = cu_seqlens_k.to(at::kCPU, at::kLong).contiguous();
+  const auto check_prefix = [](const at::Tensor& cu, const char* name) {
+    const auto* c = cu.data_ptr<std::int64_t>();
+    bool ok = c[0] == 0;
+    for (std::int64_t i = 1; i < cu.numel(); ++i) ok = ok && c[i] >= c[i - 1];
+    DUOGEN_CHECK(ok, InvalidArgument, "varlen_attention: {} must rise from 0 without decreasing",
+                 name);
+  };
+  check_prefix(layout.cu_q, "cu_seqlens_q");
+  check_prefix(layout.cu_k, "cu_seqlens_k");
+  const auto* cq = layout.cu_q.data_ptr<std::int64_t>();
+  const auto* ck = layout.cu_k.data_ptr<std::int64_t>();
+  const std::int64_t n = layout.cu_q.numel();
+  layout.total_q = cq[n - 1];
+  layout.total_k = ck[n - 1];
+  for (std::int64_t s = 0; s + 1 < n; ++s) {
+    const std::int64_t lq = cq[s + 1] - cq[s], lk = ck[s + 1] - ck[s];
+    layout.max_q = std::max(layout.max_q, lq);
+    layout.max_k = std::max(layout.max_k, lk);
+    layout.empty_key_segment = layout.empty_key_segment || (lq > 0 && lk == 0);
+  }
+  if (device.is_cuda()) {
+    // Pinned source + non_blocking: an async copy the caching host allocator keeps alive.
+    const auto to_device = [&](const at::Tensor& cu) {
+      return cu.to(at::kInt).pin_memory().to(device, /*non_blocking=*/true);
+    };
+    layout.cu_q_device = to_device(layout.cu_q);
+    layout.cu_k_device = to_device(layout.cu_k);
+  }
+  return layout;
+}
 
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const AttentionOptions& options) {
@@ -201,40 +283,86 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   check_heads(q, k, v, "attention");
   DUOGEN_CHECK(!options.causal || q.size(2) <= k.size(2), InvalidArgument,
                "attention: causal with more queries ({}) than keys ({})", q.size(2), k.size(2));
+  AttentionProblem p;
+  p.site = options.site;
+  p.dtype = q.scalar_type();
+  p.batch = q.size(0);
+  p.heads_q = q.size(1);
+  p.heads_kv = k.size(1);
+  p.seqlen_q = q.size(2);
+  p.seqlen_k = k.size(2);
+  p.head_dim = q.size(3);
+  p.causal = options.causal;
+  const DeviceCaps caps = caps_of(q);
+  const double scale = softmax_scale(q, options);
+  return run_first(backend_order(p, caps, options), options, [&](AttentionBackend b) {
+    switch (b) {
 #ifdef DUOGEN_WITH_CUDA
-  // The kernel's grid holds batch x splits in its z dimension (at most 65535).
-  if (flash_supports(q) && q.size(0) <= 65535) return attention_cuda(q, k, v, options);
+      case AttentionBackend::kFlashKernel:
+        return attention_cuda(q, k, v, options);
 #endif
-  return reference::attention(q, k, v, options);
+      case AttentionBackend::kSdpaFlash:
+        return library::flash_dense(q, k, v, options.causal, scale);
+      case AttentionBackend::kSdpaCudnn:
+        return library::cudnn_dense(q, k, v, options.causal, scale);
+      case AttentionBackend::kSdpaEfficient:
+        return library::efficient_dense(q, k, v, options.causal, scale);
+      default:
+        return reference::attention(q, k, v, options);
+    }
+  });
 }
 
 at::Tensor varlen_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& cu_seqlens_q, const at::Tensor& cu_seqlens_k,
                             const AttentionOptions& options) {
+  return varlen_attention(q, k, v, VarlenLayout::make(cu_seqlens_q, cu_seqlens_k, q.device()),
+                          options);
+}
+
+at::Tensor varlen_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const VarlenLayout& layout, const AttentionOptions& options) {
   DUOGEN_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3, InvalidArgument,
                "varlen_attention: expected [N, H, D] tensors, got q {} k {} v {}", q.sizes(),
                k.sizes(), v.sizes());
   check_heads(q, k, v, "varlen_attention");
-  DUOGEN_CHECK(cu_seqlens_q.dim() == 1 && cu_seqlens_q.sizes() == cu_seqlens_k.sizes() &&
-                   cu_seqlens_q.numel() >= 1,
-               InvalidArgument, "varlen_attention: cu_seqlens shapes {} and {} differ",
-               cu_seqlens_q.sizes(), cu_seqlens_k.sizes());
-  const at::Tensor cq = cu_seqlens_q.to(at::kCPU, at::kLong);
-  const at::Tensor ck = cu_seqlens_k.to(at::kCPU, at::kLong);
-  const auto check_prefix = [](const at::Tensor& cu, std::int64_t total, const char* name) {
-    DUOGEN_CHECK(cu[0].item<std::int64_t>() == 0 && cu[-1].item<std::int64_t>() == total &&
-                     (cu.numel() < 2 || (cu.diff() >= 0).all().item<bool>()),
-                 InvalidArgument,
-                 "varlen_attention: {} must rise from 0 to {} without decreasing", name, total);
-  };
-  check_prefix(cq, q.size(0), "cu_seqlens_q");
-  check_prefix(ck, k.size(0), "cu_seqlens_k");
+  DUOGEN_CHECK(layout.total_q == q.size(0) && layout.total_k == k.size(0), InvalidArgument,
+               "varlen_attention: cu_seqlens_q must end at {} and cu_seqlens_k at {}, got {} "
+               "and {}",
+               q.size(0), k.size(0), layout.total_q, layout.total_k);
+  DUOGEN_CHECK(!q.is_cuda() || (layout.cu_q_device.defined() &&
+                                layout.cu_q_device.device() == q.device()),
+               InvalidArgument, "varlen_attention: the layout was made for {}, q is on {}",
+               layout.cu_q_device.defined() ? layout.cu_q_device.device().str() : "the CPU",
+               q.device().str());
+  AttentionProblem p;
+  p.site = options.site;
+  p.dtype = q.scalar_type();
+  p.varlen = true;
+  p.batch = layout.segments();
+  p.heads_q = q.size(1);
+  p.heads_kv = k.size(1);
+  p.seqlen_q = layout.max_q;
+  p.seqlen_k = layout.max_k;
+  p.head_dim = q.size(2);
+  p.causal = options.causal;
+  p.empty_key_segment = layout.empty_key_segment;
+  const DeviceCaps caps = caps_of(q);
+  const double scale = softmax_scale(q, options);
+  return run_first(backend_order(p, caps, options), options, [&](AttentionBackend b) {
+    switch (b) {
 #ifdef DUOGEN_WITH_CUDA
-  if (flash_supports(q) && cq.numel() - 1 <= 65535) {
-    return varlen_attention_cuda(q, k, v, cq, ck, options);
-  }
+      case AttentionBackend::kFlashKernel:
+        return varlen_attention_cuda(q, k, v, layout, options);
 #endif
-  return reference::varlen_attention(q, k, v, cq, ck, options);
+      case AttentionBackend::kSdpaFlash:
+        return library::flash_varlen(q, k, v, layout, options.causal, scale);
+      case AttentionBackend::kSdpaEfficient:
+        return library::efficient_varlen(q, k, v, layout, options.causal, scale);
+      default:
+        return reference::varlen_attention(q, k, v, layout.cu_q, layout.cu_k, options);
+    }
+  });
 }
 
 }  // namespace duogen::ops

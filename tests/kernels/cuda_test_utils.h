@@ -1,4 +1,5 @@
-// Helpers of the GPU kernel tests: poisoning of the allocator and the flash-attention error rule.
+// Helpers of the GPU kernel tests: poisoning of the allocator, the error measure and the naive
+// attention the flash-attention error rule compares against.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -29,6 +30,27 @@ inline void poison_cuda_allocator(std::int64_t bytes) {
 inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   if (a.numel() == 0) return 0.0;
   return (a.to(at::kCPU, at::kDouble) - b.to(at::kCPU, at::kDouble)).abs().max().item<double>();
+}
+
+// Naive attention of one head group in `dtype` arithmetic: q [Hq, Sq, D], k/v [Hkv, Sk, D],
+// bottom-right causal. dtype = kFloat gives the accurate reference (inputs are the low-precision
+// tensors themselves, so both references see identical values).
+inline at::Tensor naive_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                           bool causal, double scale, at::ScalarType dtype) {
+  const std::int64_t groups = q.size(0) / k.size(0);
+  const at::Tensor qd = q.to(dtype);
+  const at::Tensor kd = k.to(dtype).repeat_interleave(groups, 0);
+  const at::Tensor vd = v.to(dtype).repeat_interleave(groups, 0);
+  const std::int64_t sq = q.size(1), sk = k.size(1);
+  if (sk == 0) return at::zeros_like(qd);
+  at::Tensor scores = at::matmul(qd, kd.transpose(-1, -2)) * scale;
+  if (causal) {
+    const auto opts = at::TensorOptions().device(q.device()).dtype(at::kLong);
+    const at::Tensor keep =
+        at::arange(sk, opts).unsqueeze(0) <= at::arange(sq, opts).unsqueeze(1) + (sk - sq);
+    scores = scores.masked_fill(keep.logical_not(), -INFINITY);
+  }
+  return at::matmul(at::softmax(scores, -1), vd);
 }
 
 }  // namespace duogen::testing_cuda

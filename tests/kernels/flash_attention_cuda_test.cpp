@@ -22,31 +22,37 @@ namespace duogen {
 namespace {
 
 using testing_cuda::max_abs_diff;
+using testing_cuda::naive_attention;
 using testing_cuda::poison_cuda_allocator;
 
 // The floor only matters where both errors are ~0; it is far below one bf16/fp16 ulp of the
 // O(1) outputs (2^-8 / 2^-11), so it cannot hide a real error.
 constexpr double kFloor = 1e-5;
 
-// Naive attention of one head group in `dtype` arithmetic: q [Hq, Sq, D], k/v [Hkv, Sk, D],
-// bottom-right causal. dtype = kFloat gives the accurate reference (inputs are the low-precision
-// tensors themselves, so both references see identical values).
-at::Tensor naive_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                           bool causal, double scale, at::ScalarType dtype) {
-  const std::int64_t groups = q.size(0) / k.size(0);
-  const at::Tensor qd = q.to(dtype);
-  const at::Tensor kd = k.to(dtype).repeat_interleave(groups, 0);
-  const at::Tensor vd = v.to(dtype).repeat_interleave(groups, 0);
-  const std::int64_t sq = q.size(1), sk = k.size(1);
-  if (sk == 0) return at::zeros_like(qd);
-  at::Tensor scores = at::matmul(qd, kd.transpose(-1, -2)) * scale;
-  if (causal) {
-    const auto opts = at::TensorOptions().device(q.device()).dtype(at::kLong);
-    const at::Tensor keep =
-        at::arange(sk, opts).unsqueeze(0) <= at::arange(sq, opts).unsqueeze(1) + (sk - sq);
-    scores = scores.masked_fill(keep.logical_not(), -INFINITY);
+// Every call of this file is routed to the project's kernel only; after each, the dispatch's
+// counts must show that the kernel ran (and no library backend or reference fallback).
+const ops::AttentionDispatch& flash_only() {
+  static const auto dispatch = ops::AttentionDispatch::only(ops::AttentionBackend::kFlashKernel);
+  return dispatch;
+}
+ops::AttentionOptions flash_options(bool causal,
+                                    std::optional<double> scale = std::nullopt) {
+  return {.causal = causal, .scale = scale, .dispatch = &flash_only()};
+}
+// Empty when exactly `calls` calls ran on `backend`; else what ran instead. Resets the counts.
+std::string ran_only(ops::AttentionBackend backend, std::int64_t calls) {
+  const auto usage = flash_only().usage();
+  flash_only().reset_usage();
+  std::ostringstream os;
+  for (const auto& [site, backends] : usage) {
+    for (const auto& [b, n] : backends) {
+      if (b != backend || n != calls) {
+        os << ops::site_name(site) << ": " << n << " call(s) on " << ops::backend_name(b) << "; ";
+      }
+    }
   }
-  return at::matmul(at::softmax(scores, -1), vd);
+  if (usage.empty() && calls > 0) os << "nothing ran";
+  return os.str();
 }
 
 struct DenseCase {
@@ -76,7 +82,8 @@ void check_dense(const DenseCase& c, at::ScalarType dtype) {
   const at::Tensor v = make_bhsd(c.batch, c.heads_kv, c.sk, c.head_dim, dtype, c.strided);
   const double scale = 1.0 / std::sqrt(double(c.head_dim));
   poison_cuda_allocator(q.numel() * 2);
-  const at::Tensor out = ops::attention(q, k, v, {.causal = c.causal, .scale = std::nullopt});
+  const at::Tensor out = ops::attention(q, k, v, flash_options(c.causal));
+  ASSERT_EQ(ran_only(ops::AttentionBackend::kFlashKernel, 1), "") << what;
   ASSERT_EQ(out.sizes(), q.sizes()) << what;
   ASSERT_EQ(out.scalar_type(), dtype) << what;
   ASSERT_TRUE(at::isfinite(out).all().item<bool>()) << what << ": unwritten or NaN output";
@@ -160,7 +167,8 @@ TEST_P(FlashAttentionCuda, VarlenSegmentsMatchTheFp32Reference) {
     poison_cuda_allocator(q.numel() * 2);
     const at::Tensor out =
         ops::varlen_attention(q, k, v, at::tensor(cu_q).cuda(), at::tensor(cu_k).cuda(),
-                              {.causal = c.causal, .scale = std::nullopt});
+                              flash_options(c.causal));
+    ASSERT_EQ(ran_only(ops::AttentionBackend::kFlashKernel, 1), "");
     ASSERT_EQ(out.sizes(), q.sizes());
     ASSERT_TRUE(at::isfinite(out).all().item<bool>()) << "unwritten or NaN output";
     const double scale = 1.0 / std::sqrt(double(d));
@@ -188,9 +196,11 @@ TEST_P(FlashAttentionCuda, CustomScaleAndAgreementWithTheCpuReference) {
   const at::Tensor q = at::randn({2, 4, 33, d}).to(dtype);
   const at::Tensor k = at::randn({2, 2, 47, d}).to(dtype);
   const at::Tensor v = at::randn({2, 2, 47, d}).to(dtype);
-  const ops::AttentionOptions opts{.causal = true, .scale = 0.3};
+  const ops::AttentionOptions opts = flash_options(true, 0.3);
   const at::Tensor gpu = ops::attention(q.cuda(), k.cuda(), v.cuda(), opts).cpu();
+  ASSERT_EQ(ran_only(ops::AttentionBackend::kFlashKernel, 1), "");
   const at::Tensor cpu = ops::attention(q.to(at::kFloat), k.to(at::kFloat), v.to(at::kFloat), opts);
+  ASSERT_EQ(ran_only(ops::AttentionBackend::kReference, 1), "");  // CPU tensors
   // The CPU path is fp32; the GPU result carries bf16/fp16 rounding of P and of the output:
   // a few ulp of the low precision (bf16 ulp at 1 is 2^-7).
   const double tol = dtype == at::kBFloat16 ? 3e-2 : 4e-3;
@@ -201,15 +211,16 @@ INSTANTIATE_TEST_SUITE_P(DtypesAndHeadDims, FlashAttentionCuda,
                          ::testing::Combine(::testing::Values(at::kHalf, at::kBFloat16),
                                             ::testing::Values(64, 80, 128)));
 
-TEST(FlashAttentionDispatch, UnsupportedHeadDimsAndFp32StayOnTheReference) {
+TEST(FlashAttentionDispatch, UnsupportedHeadDimsAndFp32FallBackToTheReference) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no GPU on this machine";
   at::manual_seed(14);
-  // Head dim 96 and fp32 have no kernel: the result must still be the reference's.
+  // Head dim 96 and fp32 have no kernel: forced to it, the call falls back to the reference.
   for (const auto& [dtype, d] : {std::tuple{at::kHalf, 96}, {at::kFloat, 64}}) {
     const auto opts = at::TensorOptions().device(at::kCUDA).dtype(dtype);
     const at::Tensor q = at::randn({1, 2, 9, d}, opts);
     const at::Tensor k = at::randn({1, 2, 9, d}, opts);
-    const at::Tensor out = ops::attention(q, k, k);
+    const at::Tensor out = ops::attention(q, k, k, flash_options(false));
+    ASSERT_EQ(ran_only(ops::AttentionBackend::kReference, 1), "");
     const at::Tensor exact = naive_attention(q[0], k[0], k[0], false, 1 / std::sqrt(double(d)),
                                              at::kFloat);
     EXPECT_LE(max_abs_diff(out[0], exact), dtype == at::kFloat ? 1e-5 : 4e-3);
