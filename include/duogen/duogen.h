@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -85,6 +86,9 @@ struct EngineOptions {
   // Offload mode: the device budget ("22GiB") for the model weights; the components not in use
   // are dropped and loaded again when needed. Empty: everything stays resident.
   std::string offload;
+  // A measured attention table (`bench_kernels --table-out`): the fastest attention backend per
+  // call site and shape on this GPU. Empty: the built-in order (kernels/ops/attention_dispatch.h).
+  std::filesystem::path attention_table;
   // Job options over the model's defaults and under each job's own fields.
   JobOptions defaults;
 };
@@ -147,6 +151,10 @@ struct EngineStats {
   int mllm_loads = 0, dit_loads = 0, vae_loads = 0;  // > 1 after offload evictions
   std::uint64_t offload_budget_bytes = 0;           // 0: no offload
   std::uint64_t offload_peak_bytes = 0;             // weights on the device at most
+  // Attention calls since load: call site ("dit_self", "llm_decode", ...) -> backend
+  // ("sdpa_cudnn", "flash_kernel", "reference", ...) -> count. On the CPU every call is
+  // "reference".
+  std::map<std::string, std::map<std::string, std::int64_t>> attention_calls;
 };
 
 class Engine {

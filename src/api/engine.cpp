@@ -18,6 +18,7 @@
 #include "pipeline/qwen_conversation.h"
 #include "pipeline/runner.h"
 #include "pipeline/timing.h"
+#include "runtime/attention_table.h"
 #include "runtime/byte_size.h"
 #include "runtime/residency.h"
 
@@ -31,6 +32,8 @@ struct Engine::Impl {
   // DuoGen
   std::optional<pipeline::ModelManifest> manifest;
   std::shared_ptr<runtime::ResidencyManager> residency;
+  // Shared by every model of the engine: the measured table and the per-site usage counts.
+  std::shared_ptr<const ops::AttentionDispatch> attention;
   std::unique_ptr<pipeline::QwenConversation> mllm;
   std::unique_ptr<pipeline::DuoGenImageModel> images;
   // Cosmos-Predict2.5 snapshot
@@ -245,6 +248,15 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
                         : parse_float_dtype(options.dtype);
   check_options(options.defaults, "engine defaults");
   impl->caller_defaults = options.defaults;
+  if (options.attention_table.empty()) {
+    impl->attention = std::make_shared<ops::AttentionDispatch>();
+  } else {
+    runtime::AttentionTable table = runtime::read_attention_table(options.attention_table);
+    spdlog::info("attention table {}: {} measurements on {} (sm {})",
+                 options.attention_table.string(), table.measurements.size(), table.device,
+                 table.compute_capability);
+    impl->attention = std::make_shared<ops::AttentionDispatch>(std::move(table.measurements));
+  }
   ModelInfo& info = impl->info;
   info.device = placement.device.str();
   info.dtype = c10::toString(placement.dtype);
@@ -267,6 +279,7 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
     pipeline::cosmos::WorldPipelineOptions o;
     o.dtype = placement.dtype;
     o.device = placement.device;
+    o.attention = impl->attention;
     spdlog::info("loading {} from {} ({}, {})", snapshot.class_name, snapshot.root.string(),
                  info.device, info.dtype);
     impl->world = std::make_unique<pipeline::cosmos::WorldPipeline>(
@@ -311,11 +324,12 @@ std::unique_ptr<Engine> Engine::load(const EngineOptions& options) {
   impl->mllm = std::make_unique<pipeline::QwenConversation>(
       manifest, pipeline::ConversationOptions{placement.dtype, placement.device,
                                               pipeline::ConversationOptions{}.context_capacity,
-                                              impl->residency});
+                                              impl->residency, impl->attention});
   spdlog::info("loading the DiT from {} and the VAE from {}", manifest.dit.string(),
                manifest.vae.string());
   impl->images = std::make_unique<pipeline::DuoGenImageModel>(
-      manifest, pipeline::ImageModelOptions{placement.dtype, placement.device, impl->residency});
+      manifest, pipeline::ImageModelOptions{placement.dtype, placement.device, impl->residency,
+                                            impl->attention});
   impl->images->check_context_width(impl->mllm->config().text.num_hidden_layers,
                                     impl->mllm->config().text.hidden_size, manifest.mllm);
   info.defaults = pipeline::merge_options(manifest.defaults, options.defaults);
@@ -380,6 +394,12 @@ BatchSummary Engine::run_batch(const std::vector<Job>& jobs, const BatchOptions&
 EngineStats Engine::stats() const {
   const std::lock_guard lock(impl_->mutex);
   EngineStats s;
+  for (const auto& [site, backends] : impl_->attention->usage()) {
+    for (const auto& [backend, calls] : backends) {
+      s.attention_calls[std::string(ops::site_name(site))][std::string(ops::backend_name(backend))] =
+          calls;
+    }
+  }
   if (!impl_->manifest) return s;
   s.mllm_loads = impl_->mllm->weight_loads();
   s.dit_loads = impl_->images->dit_loads();

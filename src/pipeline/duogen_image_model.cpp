@@ -56,8 +56,9 @@ DuoGenImageModel::DuoGenImageModel(const ModelManifest& manifest, const ImageMod
       dit_(
           "dit",
           [manifest, options] {
-            return cosmos_dit::CosmosDiT::load(
-                manifest.dit, {options.dtype, options.device, manifest.connector.value_or("")});
+            return cosmos_dit::CosmosDiT::load(manifest.dit,
+                                               {options.dtype, options.device,
+                                                manifest.connector.value_or(""), options.attention});
           },
           options.residency, weight_bytes(manifest, options, "dit"),
           [this](const cosmos_dit::CosmosDiT& dit) {
@@ -70,6 +71,7 @@ DuoGenImageModel::DuoGenImageModel(const ModelManifest& manifest, const ImageMod
             wan_vae::VAEOptions o;
             o.dtype = options.dtype;
             o.device = options.device;
+            o.attention = options.attention;
             return wan_vae::WanVAE::load(manifest.vae, o);
           },
           options.residency, weight_bytes(manifest, options, "vae"),

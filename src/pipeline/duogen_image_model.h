@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/ops/attention_dispatch.h"
 #include "models/cosmos_dit/dit.h"
 #include "models/wan_vae/vae.h"
 #include "pipeline/interleaved.h"
@@ -21,6 +22,8 @@ struct ImageModelOptions {
   // Offload mode: the DiT (with its connector) and the VAE become components "dit" and "vae" of
   // this manager (shared with the MLLM). Null: both stay resident.
   std::shared_ptr<runtime::ResidencyManager> residency;
+  // The engine's attention dispatch for the DiT; null: the built-in order.
+  std::shared_ptr<const ops::AttentionDispatch> attention;
 };
 
 class DuoGenImageModel final : public ImageModel {

@@ -62,11 +62,14 @@ QwenConversation::QwenConversation(const ModelManifest& manifest,
       mllm_(
           "mllm",
           [manifest, options] {
-            return MllmWeights{
-                qwen2_5_vl::Model::load(
-                    manifest.mllm, {options.dtype, options.device,
-                                    {.initial_capacity = options.context_capacity}}),
-                qwen2_5_vl::VisionTower::load(manifest.mllm, options.dtype, options.device)};
+            qwen2_5_vl::ModelOptions text_options{options.dtype, options.device,
+                                                  {.initial_capacity = options.context_capacity}};
+            text_options.attention = options.attention;
+            MllmWeights w{qwen2_5_vl::Model::load(manifest.mllm, text_options),
+                          qwen2_5_vl::VisionTower::load(manifest.mllm, options.dtype,
+                                                        options.device)};
+            w.vision.set_attention(options.attention);
+            return w;
           },
           options.residency,
           options.residency ? runtime::describe_model(manifest).mllm_weights.bytes(options.dtype)

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/ops/attention_dispatch.h"
 #include "models/qwen2_5_vl/image_processor.h"
 #include "models/qwen2_5_vl/model.h"
 #include "models/qwen2_5_vl/vision.h"
@@ -31,6 +32,8 @@ struct ConversationOptions {
   // Offload mode: the language model and vision tower form the component "mllm" of this manager
   // (shared with the image model), evicted when the DiT or VAE needs the room. Null: resident.
   std::shared_ptr<runtime::ResidencyManager> residency;
+  // The engine's attention dispatch for the language model and the vision tower; null: built-in.
+  std::shared_ptr<const ops::AttentionDispatch> attention;
 };
 
 // The MLLM's weights, loaded and offloaded together.

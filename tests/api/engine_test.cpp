@@ -208,6 +208,42 @@ TEST_F(EngineTest, CheckNamesTheBadField) {
   EXPECT_EQ(field_of([&] { engine_->generate(j); }), "messages[1]");
 }
 
+TEST_F(EngineTest, CountsTheAttentionBackendOfEveryCallSite) {
+  (void)engine_->generate(job("attention"));
+  const auto calls = engine_->stats().attention_calls;
+  // The prompt, the decoded tokens, the generated image's DiT steps and its VAE decode.
+  for (const char* site : {"llm_prefill", "llm_decode", "dit_self", "vae_mid"}) {
+    ASSERT_TRUE(calls.contains(site)) << site;
+  }
+  EXPECT_TRUE(calls.contains("dit_cross") || calls.contains("dit_cross_varlen"));
+  for (const auto& [site, backends] : calls) {
+    // CPU tensors: the reference, always.
+    EXPECT_EQ(backends.size(), 1u) << site;
+    EXPECT_GT(backends.count("reference"), 0u) << site;
+  }
+}
+
+TEST(EngineLoad, ABadAttentionTableIsRefusedByFileAndField) {
+  const fs::path dir = duogen::testing::make_temp_dir("api-table");
+  const fs::path table = dir / "table.json";
+  std::ofstream(table) << R"({"format": "duogen-attention-table", "version": 1, "device": "x",
+    "compute_capability": "9.0", "measurements": [{"site": "dit_self", "dtype": "bf16",
+    "head_dim": 128, "causal": false, "varlen": false, "seqlen_q": 1, "seqlen_k": 1,
+    "ms": {"flash9": 1.0}}]})";
+  EngineOptions options;
+  options.model = duogen::testing::data_dir() / "tiny-cosmos2_5";
+  options.attention_table = table;
+  try {
+    Engine::load(options);
+    ADD_FAILURE() << "the table was accepted";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find(table.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("measurements[0].ms.flash9"), std::string::npos)
+        << e.what();
+  }
+  fs::remove_all(dir);
+}
+
 TEST(EngineLoad, ErrorsNameWhatIsWrong) {
   EngineOptions options;
   options.model = "/nonexistent/model";

@@ -30,6 +30,7 @@ struct GenerateArgs {
   std::string out;
   DeviceDtypeArgs placement;
   std::string offload;  // device budget for offload mode ("22GiB"); empty: all resident
+  std::string attention_table;  // bench_kernels --table-out; empty: the built-in order
   bool quiet = false;
   // Job options given on the command line (over duogen.json's defaults, under the job file's).
   std::optional<std::uint64_t> seed;
@@ -51,6 +52,10 @@ void add_model_options(CLI::App* cmd, GenerateArgs& a) {
   cmd->add_option("--offload", a.offload,
                   "device budget (e.g. 22GiB): keep only the components in use on the device, "
                   "loading the others again when needed");
+  cmd->add_option("--attention-table", a.attention_table,
+                  "measured attention table (bench_kernels --table-out): the fastest backend per "
+                  "call site on this GPU")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--seed", a.seed, "base seed (image n uses seed + n - 1)");
   cmd->add_option("--steps", a.steps, "sampling steps per image")->check(CLI::Range(1, 1000));
   cmd->add_option("--guidance", a.guidance, "CFG scale")->check(CLI::Range(0.0, 100.0));
@@ -125,6 +130,7 @@ EngineOptions engine_options(const GenerateArgs& a) {
   o.device = a.placement.device;
   o.dtype = a.placement.dtype.value_or("");
   o.offload = a.offload;
+  o.attention_table = a.attention_table;
   if (!a.offload.empty()) {
     try {
       parse_byte_size(a.offload);

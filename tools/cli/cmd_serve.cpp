@@ -19,6 +19,7 @@ namespace {
 
 struct ServeArgs {
   std::string model, offload, max_body = "32MiB";
+  std::string attention_table;  // bench_kernels --table-out; empty: the built-in order
   DeviceDtypeArgs placement;
   std::vector<std::string> allow_paths;
   server::ServerOptions options;
@@ -68,6 +69,7 @@ void run_serve(const ServeArgs& a) {
   engine_options.device = a.placement.device;
   engine_options.dtype = a.placement.dtype.value_or("");
   engine_options.offload = a.offload;
+  engine_options.attention_table = a.attention_table;
   const std::unique_ptr<Engine> engine = Engine::load(engine_options);
   server::serve(*engine, options, stop.get_token(), [](const std::string& url) {
     fmt::print("duogen serve: listening on {}\n", url);
@@ -109,6 +111,9 @@ void add_serve_command(CLI::App& app) {
   add_device_dtype_options(cmd, a->placement);
   cmd->add_option("--offload", a->offload,
                   "device budget (e.g. 22GiB): keep only the components in use on the device");
+  cmd->add_option("--attention-table", a->attention_table,
+                  "measured attention table (bench_kernels --table-out)")
+      ->check(CLI::ExistingFile);
   cmd->callback([a] { run_serve(*a); });
 }
 

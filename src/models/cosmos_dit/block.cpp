@@ -87,6 +87,15 @@ Block::Attention Block::load_attention(const io::WeightView& view, std::int64_t 
   return a;
 }
 
+ops::VarlenLayout cross_attention_segments(const ContextKV& ctx, std::int64_t batch,
+                                           std::int64_t tokens, c10::Device device) {
+  DUOGEN_CHECK(ctx.cu_seqlens.defined() && ctx.cu_seqlens.numel() == batch + 1, InvalidArgument,
+               "Cosmos DiT: {} stacked contexts do not fit latent batch {}",
+               ctx.cu_seqlens.defined() ? ctx.cu_seqlens.numel() - 1 : 0, batch);
+  const at::Tensor cu_q = at::arange(0, (batch + 1) * tokens, tokens, at::kLong);
+  return ops::VarlenLayout::make(cu_q, ctx.cu_seqlens, device);
+}
+
 at::Tensor Block::heads(const at::Tensor& x) const {
   return x.view({x.size(0), x.size(1), num_heads_, head_dim_});
 }
@@ -98,29 +107,41 @@ ContextKV Block::prepare_context(const at::Tensor& context) const {
   return {k.transpose(1, 2).contiguous(), v.transpose(1, 2).contiguous(), /*cu_seqlens=*/{}};
 }
 
-at::Tensor Block::self_attention(const at::Tensor& xn, const RopeTables& rope) const {
+at::Tensor Block::self_attention(const at::Tensor& xn, const RopeTables& rope,
+                                 const BlockAttention& attention) const {
   const auto& a = attn1_;
   // QK-norm, then RoPE (rotated in fp32, rounded back to the network dtype; §8.8).
   const at::Tensor q = apply_rope(ops::rms_norm(heads(at::linear(xn, a.to_q)), a.norm_q, qk_eps_), rope);
   const at::Tensor k = apply_rope(ops::rms_norm(heads(at::linear(xn, a.to_k)), a.norm_k, qk_eps_), rope);
   const at::Tensor v = heads(at::linear(xn, a.to_v));
-  const at::Tensor o = ops::attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
+  ops::AttentionOptions options;
+  options.site = ops::AttentionSite::kDitSelf;
+  options.dispatch = attention.dispatch;
+  const at::Tensor o =
+      ops::attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), options);
   return at::linear(o.transpose(1, 2).reshape({xn.size(0), xn.size(1), dim_}), a.to_out);
 }
 
-at::Tensor Block::cross_attention(const at::Tensor& xn, const ContextKV& ctx) const {
+at::Tensor Block::cross_attention(const at::Tensor& xn, const ContextKV& ctx,
+                                  const BlockAttention& attention) const {
   const auto& a = attn2_;
   const std::int64_t b = xn.size(0), n = xn.size(1);
+  ops::AttentionOptions options;
+  options.dispatch = attention.dispatch;
   if (ctx.cu_seqlens.defined()) {
     DUOGEN_CHECK(ctx.cu_seqlens.numel() == b + 1, InvalidArgument,
                  "Cosmos DiT: {} stacked contexts do not fit latent batch {}",
                  ctx.cu_seqlens.numel() - 1, b);
     // Row b's n queries against context b: varlen segments of n queries each.
     const at::Tensor q = ops::rms_norm(heads(at::linear(xn, a.to_q)), a.norm_q, qk_eps_);
-    const at::Tensor cu_q = at::arange(0, (b + 1) * n, n, ctx.cu_seqlens.options());
-    const at::Tensor o =
-        ops::varlen_attention(q.reshape({b * n, num_heads_, head_dim_}), ctx.k, ctx.v, cu_q,
-                              ctx.cu_seqlens);
+    options.site = ops::AttentionSite::kDitCrossVarlen;
+    const ops::VarlenLayout local =
+        attention.cross_segments != nullptr ? ops::VarlenLayout{}
+                                            : cross_attention_segments(ctx, b, n, xn.device());
+    const ops::VarlenLayout& segments =
+        attention.cross_segments != nullptr ? *attention.cross_segments : local;
+    const at::Tensor o = ops::varlen_attention(q.reshape({b * n, num_heads_, head_dim_}), ctx.k,
+                                               ctx.v, segments, options);
     return at::linear(o.reshape({b, n, dim_}), a.to_out);
   }
   DUOGEN_CHECK(ctx.k.size(0) == b || ctx.k.size(0) == 1, InvalidArgument,
@@ -128,21 +149,23 @@ at::Tensor Block::cross_attention(const at::Tensor& xn, const ContextKV& ctx) co
   const at::Tensor k = ctx.k.expand({b, -1, -1, -1});
   const at::Tensor v = ctx.v.expand({b, -1, -1, -1});
   const at::Tensor q = ops::rms_norm(heads(at::linear(xn, a.to_q)), a.norm_q, qk_eps_);
-  const at::Tensor o = ops::attention(q.transpose(1, 2), k, v);
+  options.site = ops::AttentionSite::kDitCross;
+  const at::Tensor o = ops::attention(q.transpose(1, 2), k, v, options);
   return at::linear(o.transpose(1, 2).reshape({b, n, dim_}), a.to_out);
 }
 
 at::Tensor Block::forward(const at::Tensor& x_in, const FrameConditioning& cond,
-                          const RopeTables& rope, const ContextKV& ctx) const {
+                          const RopeTables& rope, const ContextKV& ctx,
+                          const BlockAttention& attention) const {
   at::Tensor x = x_in.clone();
   const auto& frames = cond.frame_tokens;
   const auto cast = [&](const at::Tensor& t) { return t.to(dtype_); };
 
   auto m = norm1_.forward(cond);
-  gated_add_(x, self_attention(modulate(x, cast(m[0]), cast(m[1]), frames), rope), cast(m[2]),
+  gated_add_(x, self_attention(modulate(x, cast(m[0]), cast(m[1]), frames), rope, attention), cast(m[2]),
              frames);
   m = norm2_.forward(cond);
-  gated_add_(x, cross_attention(modulate(x, cast(m[0]), cast(m[1]), frames), ctx), cast(m[2]),
+  gated_add_(x, cross_attention(modulate(x, cast(m[0]), cast(m[1]), frames), ctx, attention), cast(m[2]),
              frames);
   m = norm3_.forward(cond);
   const at::Tensor h = modulate(x, cast(m[0]), cast(m[1]), frames);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "io/weight_loader.h"
+#include "kernels/ops/attention.h"
 #include "models/cosmos_dit/config.h"
 #include "models/cosmos_dit/rope3d.h"
 
@@ -55,6 +56,18 @@ class AdaLNModulation {
   at::Tensor linear_1_, linear_2_;
 };
 
+// The varlen segments of cross-attention against stacked contexts (ctx.cu_seqlens defined): row
+// b's `tokens` queries against context b. Throws InvalidArgument unless ctx holds `batch` contexts.
+ops::VarlenLayout cross_attention_segments(const ContextKV& ctx, std::int64_t batch,
+                                           std::int64_t tokens, c10::Device device);
+
+// Attention state of one forward pass, shared by its blocks: the engine's dispatch and, for
+// stacked contexts, the cross-attention segments (made once per pass, not once per block).
+struct BlockAttention {
+  const ops::AttentionDispatch* dispatch = nullptr;       // null: the built-in order
+  const ops::VarlenLayout* cross_segments = nullptr;      // null: made by the block when needed
+};
+
 class Block {
  public:
   // `view` is `transformer_blocks.{i}`; weights other than the adaLN linears take `dtype`.
@@ -66,7 +79,7 @@ class Block {
   // x [B, N, D] in the network dtype -> [B, N, D]. rope: tables for the N tokens. ctx batch is
   // B or 1 (shared by every sample), or B stacked contexts.
   at::Tensor forward(const at::Tensor& x, const FrameConditioning& cond, const RopeTables& rope,
-                     const ContextKV& ctx) const;
+                     const ContextKV& ctx, const BlockAttention& attention = {}) const;
 
  private:
   struct Attention {
@@ -75,8 +88,10 @@ class Block {
   Attention load_attention(const io::WeightView& view, std::int64_t kv_in) const;
   // q/k/v [B, S, D] -> [B, S, heads, head_dim]
   at::Tensor heads(const at::Tensor& x) const;
-  at::Tensor self_attention(const at::Tensor& xn, const RopeTables& rope) const;
-  at::Tensor cross_attention(const at::Tensor& xn, const ContextKV& ctx) const;
+  at::Tensor self_attention(const at::Tensor& xn, const RopeTables& rope,
+                            const BlockAttention& attention) const;
+  at::Tensor cross_attention(const at::Tensor& xn, const ContextKV& ctx,
+                             const BlockAttention& attention) const;
 
   std::int64_t dim_, num_heads_, head_dim_;
   double qk_eps_;

@@ -158,8 +158,14 @@ at::Tensor CosmosDiT::run(const at::Tensor& features, const at::Tensor& timestep
   const auto te = time_embed_->forward(timesteps);
   FrameConditioning cond{te.embedded, te.lora, frame_tokens};
   at::Tensor h = at::linear(features.to(options_.device, options_.dtype), patch_embed_);
+  // Stacked contexts: the cross-attention segments are made (and copied to the device) once.
+  const bool stacked = !context.blocks.empty() && context.blocks.front().cu_seqlens.defined();
+  const ops::VarlenLayout cross =
+      stacked ? cross_attention_segments(context.blocks.front(), h.size(0), h.size(1), h.device())
+              : ops::VarlenLayout{};
+  const BlockAttention attention{options_.attention.get(), stacked ? &cross : nullptr};
   for (std::size_t i = 0; i < blocks_.size(); ++i) {
-    h = blocks_[i].forward(h, cond, rope, context.blocks[i]);
+    h = blocks_[i].forward(h, cond, rope, context.blocks[i], attention);
   }
 
   // Final layer, in fp32, on the frames whose output is wanted.

@@ -39,6 +39,8 @@ struct DitOptions {
   // Connector weights shipped separately (a DuoGen release's own connector, diffusers names such
   // as `crossattn_proj.0.weight`); empty: they are in the DiT checkpoint.
   std::filesystem::path connector;
+  // The engine's attention dispatch; null: the built-in order (kernels/ops/attention_dispatch.h).
+  std::shared_ptr<const ops::AttentionDispatch> attention;
 };
 
 // A prepared cross-attention context: the connector output and every block's k/v. Reusable

@@ -65,6 +65,7 @@ Model Model::load(const std::filesystem::path& dir, const ModelOptions& options)
 
 Model Model::from_weights(Config config, const ModelOptions& options, io::WeightStore& store) {
   TextModel text = TextModel::load(store.root().sub("model"), config.text);
+  text.set_attention(options.attention);
   at::Tensor lm_head;
   const std::vector<std::int64_t> head_shape = {config.text.vocab_size, config.text.hidden_size};
   if (!options.lm_head) {

@@ -36,6 +36,8 @@ struct ModelOptions {
   // false: the output head is not loaded (a text encoder that only needs hidden states, as
   // Cosmos' Reason1: 152064 x 3584 = 1.1 GB of the 7B in bf16). lm_head() and logits then throw.
   bool lm_head = true;
+  // The engine's attention dispatch; null: the built-in order (kernels/ops/attention_dispatch.h).
+  std::shared_ptr<const ops::AttentionDispatch> attention;
 };
 
 enum class LogitsMode { kNone, kLast, kAll };

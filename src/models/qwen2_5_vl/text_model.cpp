@@ -105,6 +105,10 @@ at::Tensor TextModel::layer_forward(std::int64_t index,
       cache.write(index, k.transpose(0, 1).unsqueeze(0), v.transpose(0, 1).unsqueeze(0));
   ops::AttentionOptions options;
   options.causal = true;  // bottom-right aligned: the chunk's queries follow the cached keys
+  options.dispatch = attention_.get();
+  options.site = t == 1                      ? ops::AttentionSite::kLlmDecode
+                 : keys.size(2) > t ? ops::AttentionSite::kLlmPrefillCached
+                                             : ops::AttentionSite::kLlmPrefill;
   const at::Tensor attn = ops::attention(q.transpose(0, 1).unsqueeze(0), keys, values, options);
   // [1, Hq, T, D] -> [T, Hq D]
   const at::Tensor h =

@@ -16,9 +16,11 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "io/weight_loader.h"
+#include "kernels/ops/attention_dispatch.h"
 #include "models/qwen2_5_vl/activation.h"
 #include "models/qwen2_5_vl/config.h"
 #include "models/qwen2_5_vl/kv_cache.h"
@@ -68,6 +70,10 @@ class TextModel {
 
   const at::Tensor& embed_tokens() const { return embed_tokens_; }
   const TextConfig& config() const { return config_; }
+  // The engine's attention dispatch (measured table, usage counts); null: the built-in order.
+  void set_attention(std::shared_ptr<const ops::AttentionDispatch> dispatch) {
+    attention_ = std::move(dispatch);
+  }
   const std::vector<DecoderLayer>& layers() const { return layers_; }
 
  private:
@@ -78,6 +84,7 @@ class TextModel {
                            KVCache& cache) const;
 
   TextConfig config_;
+  std::shared_ptr<const ops::AttentionDispatch> attention_;
   Activation activation_ = Activation::kSilu;  // config_.hidden_act
   at::Tensor embed_tokens_;                    // [V, H]
   std::vector<DecoderLayer> layers_;

@@ -178,7 +178,8 @@ at::Tensor VisionTower::block_forward(const Block& b,
                                       const at::Tensor& x,
                                       const at::Tensor& cos,
                                       const at::Tensor& sin,
-                                      const at::Tensor& cu_seqlens) const {
+                                      const ops::VarlenLayout& segments,
+                                      ops::AttentionSite site) const {
   const std::int64_t n = x.size(0), heads = config_.num_heads, hd = config_.head_dim();
   const at::Tensor h = ops::rms_norm(x, b.norm1, kNormEps);
   const at::Tensor qkv = linear(h, b.qkv_w, b.qkv_b).view({n, 3, heads, hd});  // [N, 3, H, D]
@@ -192,7 +193,9 @@ at::Tensor VisionTower::block_forward(const Block& b,
   const at::Tensor v = qkv.select(1, 2);
   ops::AttentionOptions options;
   options.scale = 1.0 / std::sqrt(static_cast<double>(hd));
-  const at::Tensor attn = ops::varlen_attention(q, k, v, cu_seqlens, cu_seqlens, options);
+  options.site = site;
+  options.dispatch = attention_.get();
+  const at::Tensor attn = ops::varlen_attention(q, k, v, segments, options);
   at::Tensor out = x + linear(attn.reshape({n, heads * hd}), b.proj_w, b.proj_b);
   const at::Tensor h2 = ops::rms_norm(out, b.norm2, kNormEps);
   const at::Tensor mlp = linear(
@@ -236,10 +239,15 @@ at::Tensor VisionTower::forward(const at::Tensor& pixel_values, const at::Tensor
   const at::Tensor cos = to_window_order(cos_sin[0]).unsqueeze(1);  // [N, 1, head_dim]
   const at::Tensor sin = to_window_order(cos_sin[1]).unsqueeze(1);
 
+  // Both segmentations are made (and copied to the device) once for all blocks.
+  const ops::VarlenLayout frames = ops::VarlenLayout::make(layout.cu_seqlens, layout.cu_seqlens, device);
+  const ops::VarlenLayout windows =
+      ops::VarlenLayout::make(layout.cu_window_seqlens, layout.cu_window_seqlens, device);
   for (std::size_t i = 0; i < blocks_.size(); ++i) {
     const bool full = std::find(c.fullatt_block_indexes.begin(), c.fullatt_block_indexes.end(),
                                 static_cast<std::int64_t>(i)) != c.fullatt_block_indexes.end();
-    x = block_forward(blocks_[i], x, cos, sin, full ? layout.cu_seqlens : layout.cu_window_seqlens);
+    x = full ? block_forward(blocks_[i], x, cos, sin, frames, ops::AttentionSite::kVitFull)
+             : block_forward(blocks_[i], x, cos, sin, windows, ops::AttentionSite::kVitWindow);
   }
 
   // Merger: RMSNorm per patch, the m^2 patches of a unit concatenated, MLP with exact GELU.

@@ -21,11 +21,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "io/weight_loader.h"
+#include "kernels/ops/attention.h"
 #include "models/qwen2_5_vl/activation.h"
 #include "models/qwen2_5_vl/config.h"
 
@@ -65,6 +67,10 @@ class VisionTower {
   at::Tensor forward(const at::Tensor& pixel_values, const at::Tensor& grid_thw) const;
 
   const VisionConfig& config() const { return config_; }
+  // The engine's attention dispatch (measured table, usage counts); null: the built-in order.
+  void set_attention(std::shared_ptr<const ops::AttentionDispatch> dispatch) {
+    attention_ = std::move(dispatch);
+  }
   c10::ScalarType dtype() const;
   c10::Device device() const;
 
@@ -81,7 +87,8 @@ class VisionTower {
                            const at::Tensor& x,
                            const at::Tensor& cos,
                            const at::Tensor& sin,
-                           const at::Tensor& cu_seqlens) const;
+                           const ops::VarlenLayout& segments,
+                           ops::AttentionSite site) const;
 
   VisionConfig config_;
   Activation activation_ = Activation::kSilu;  // config_.hidden_act
@@ -89,6 +96,7 @@ class VisionTower {
   std::vector<Block> blocks_;
   at::Tensor ln_q_;                               // [hidden]
   at::Tensor mlp0_w_, mlp0_b_, mlp2_w_, mlp2_b_;  // merger MLP
+  std::shared_ptr<const ops::AttentionDispatch> attention_;
 };
 
 }  // namespace duogen::qwen2_5_vl

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "core/check.h"
+#include "kernels/ops/attention.h"
 
 namespace duogen::wan_vae {
 namespace {
@@ -65,8 +66,10 @@ at::Tensor ResidualBlock::forward(const at::Tensor& x, FeatureCache* cache) cons
   return y + h;
 }
 
-AttentionBlock::AttentionBlock(const io::WeightView& view, std::int64_t channels)
-    : norm_(view.sub("norm"), channels, /*images=*/true),
+AttentionBlock::AttentionBlock(const io::WeightView& view, std::int64_t channels,
+                               const ops::AttentionDispatch* attention)
+    : attention_(attention),
+      norm_(view.sub("norm"), channels, /*images=*/true),
       qkv_weight_(view.get("to_qkv.weight", {3 * channels, channels, 1, 1})),
       qkv_bias_(view.get("to_qkv.bias", {3 * channels})),
       proj_weight_(view.get("proj.weight", {channels, channels, 1, 1})),
@@ -78,7 +81,12 @@ at::Tensor AttentionBlock::attend(const at::Tensor& x) const {
   // [N, 3C, H, W] -> [N, 1, H*W, 3C]: one head, tokens are pixels.
   const at::Tensor tokens = qkv.reshape({n, 1, 3 * c, h * w}).permute({0, 1, 3, 2}).contiguous();
   const auto parts = tokens.chunk(3, -1);  // q, k, v: [N, 1, H*W, C]
-  const at::Tensor attn = at::scaled_dot_product_attention(parts[0], parts[1], parts[2]);
+  // Through the dispatch for its fused CUDA backends (head dim = channels: 384 in Wan2.1, beyond
+  // FlashAttention and cuDNN, within the mem-efficient kernel).
+  ops::AttentionOptions options;
+  options.site = ops::AttentionSite::kVaeMid;
+  options.dispatch = attention_;
+  const at::Tensor attn = ops::attention(parts[0], parts[1], parts[2], options);
   // [N, 1, H*W, C] -> [N, C, H, W]
   const at::Tensor out = attn.squeeze(1).permute({0, 2, 1}).reshape({n, c, h, w});
   return at::conv2d(out, proj_weight_, proj_bias_);
@@ -172,9 +180,10 @@ at::Tensor Resample::forward(const at::Tensor& x, FeatureCache* cache) const {
   return {};
 }
 
-MidBlock::MidBlock(const io::WeightView& view, std::int64_t channels)
+MidBlock::MidBlock(const io::WeightView& view, std::int64_t channels,
+                   const ops::AttentionDispatch* attention)
     : res0_(view.sub("resnets.0"), channels, channels),
-      attn_(view.sub("attentions.0"), channels),
+      attn_(view.sub("attentions.0"), channels, attention),
       res1_(view.sub("resnets.1"), channels, channels) {}
 
 at::Tensor MidBlock::forward(const at::Tensor& x, FeatureCache* cache) const {

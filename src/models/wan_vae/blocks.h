@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "io/weight_loader.h"
+#include "kernels/ops/attention_dispatch.h"
 #include "models/wan_vae/causal_conv3d.h"
 
 namespace duogen::wan_vae {
@@ -49,11 +50,14 @@ class ResidualBlock final : public Layer {
 // Single-head self-attention over H*W, per frame, plus the identity.
 class AttentionBlock final : public Layer {
  public:
-  AttentionBlock(const io::WeightView& view, std::int64_t channels);
+  // `attention`: the engine's dispatch (outlives the block); null: the built-in order.
+  AttentionBlock(const io::WeightView& view, std::int64_t channels,
+                 const ops::AttentionDispatch* attention = nullptr);
   at::Tensor forward(const at::Tensor& x, FeatureCache* cache) const override;
 
  private:
   at::Tensor attend(const at::Tensor& x) const;  // x [N, C, H, W]
+  const ops::AttentionDispatch* attention_;
   RmsNorm norm_;
   at::Tensor qkv_weight_, qkv_bias_;    // [3C, C, 1, 1], [3C]
   at::Tensor proj_weight_, proj_bias_;  // [C, C, 1, 1], [C]
@@ -80,7 +84,8 @@ class Resample final : public Layer {
 // A midblock: residual, attention, residual.
 class MidBlock final : public Layer {
  public:
-  MidBlock(const io::WeightView& view, std::int64_t channels);
+  MidBlock(const io::WeightView& view, std::int64_t channels,
+           const ops::AttentionDispatch* attention = nullptr);
   at::Tensor forward(const at::Tensor& x, FeatureCache* cache) const override;
 
  private:

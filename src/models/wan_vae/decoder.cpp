@@ -6,10 +6,11 @@
 
 namespace duogen::wan_vae {
 
-Decoder::Decoder(const io::WeightView& view, const Config& config)
+Decoder::Decoder(const io::WeightView& view, const Config& config,
+                 const ops::AttentionDispatch* attention)
     : conv_in_(view.sub("conv_in"), config.z_dim, config.decoder_dims().front(), {3, 3, 3},
                {1, 1, 1}, {1, 1, 1}),
-      mid_block_(view.sub("mid_block"), config.decoder_dims().front()),
+      mid_block_(view.sub("mid_block"), config.decoder_dims().front(), attention),
       norm_out_(view.sub("norm_out"), config.decoder_dims().back(), /*images=*/false),
       conv_out_(view.sub("conv_out"), config.decoder_dims().back(), config.out_channels, {3, 3, 3},
                 {1, 1, 1}, {1, 1, 1}) {

@@ -15,7 +15,9 @@ namespace duogen::wan_vae {
 
 class Decoder {
  public:
-  Decoder(const io::WeightView& view, const Config& config);
+  // `attention`: the engine's dispatch for the mid-block (outlives this); null: built-in order.
+  Decoder(const io::WeightView& view, const Config& config,
+          const ops::AttentionDispatch* attention = nullptr);
   // One latent frame [B, z_dim, 1, h, w] with a cache (the first call is the first chunk), or a
   // single latent image [B, z_dim, h, w] without. Returns pixels before the clamp.
   at::Tensor forward(const at::Tensor& z, FeatureCache* cache) const;

@@ -6,10 +6,11 @@
 
 namespace duogen::wan_vae {
 
-Encoder::Encoder(const io::WeightView& view, const Config& config)
+Encoder::Encoder(const io::WeightView& view, const Config& config,
+                 const ops::AttentionDispatch* attention)
     : conv_in_(view.sub("conv_in"), config.in_channels, config.base_dim, {3, 3, 3}, {1, 1, 1},
                {1, 1, 1}),
-      mid_block_(view.sub("mid_block"), config.encoder_dims().back()),
+      mid_block_(view.sub("mid_block"), config.encoder_dims().back(), attention),
       norm_out_(view.sub("norm_out"), config.encoder_dims().back(), /*images=*/false),
       conv_out_(view.sub("conv_out"), config.encoder_dims().back(), 2 * config.z_dim, {3, 3, 3},
                 {1, 1, 1}, {1, 1, 1}) {

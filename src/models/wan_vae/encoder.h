@@ -15,7 +15,9 @@ namespace duogen::wan_vae {
 
 class Encoder {
  public:
-  Encoder(const io::WeightView& view, const Config& config);
+  // `attention`: the engine's dispatch for the mid-block (outlives this); null: built-in order.
+  Encoder(const io::WeightView& view, const Config& config,
+          const ops::AttentionDispatch* attention = nullptr);
   // One chunk: [B, 3, T, H, W] with a cache (T = 1 for the first chunk, then 4), or a single
   // image [B, 3, H, W] without. Returns [B, 2*z_dim, T', H/8, W/8] (or [B, 2*z_dim, H/8, W/8]).
   at::Tensor forward(const at::Tensor& x, FeatureCache* cache) const;

@@ -106,8 +106,8 @@ WanVAE WanVAE::from_weights(Config config_in,
   const Config& config = vae.config_;
   vae.layout_ = layout;
   auto root = store.root();
-  vae.encoder_ = std::make_unique<Encoder>(root.sub("encoder"), config);
-  vae.decoder_ = std::make_unique<Decoder>(root.sub("decoder"), config);
+  vae.encoder_ = std::make_unique<Encoder>(root.sub("encoder"), config, options.attention.get());
+  vae.decoder_ = std::make_unique<Decoder>(root.sub("decoder"), config, options.attention.get());
   const std::int64_t z = config.z_dim;
   vae.quant_conv_ = std::make_unique<CausalConv3d>(root.sub("quant_conv"), 2 * z, 2 * z,
                                                    std::array<std::int64_t, 3>{1, 1, 1});

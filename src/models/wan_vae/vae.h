@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 
+#include "kernels/ops/attention_dispatch.h"
 #include "models/wan_vae/config.h"
 #include "models/wan_vae/weights.h"
 
@@ -48,6 +49,8 @@ struct VAEOptions {
   TilingOptions tiling;
   // Single images (T = 1) run the 2D reduction; false runs the chunked 3D path (for tests).
   bool image_as_2d = true;
+  // The engine's attention dispatch for the mid-blocks; null: the built-in order.
+  std::shared_ptr<const ops::AttentionDispatch> attention;
 };
 
 class WanVAE {

@@ -117,7 +117,8 @@ struct WorldPipeline::State {
     if (!text) {
       text.emplace(PromptEncoder::load(snapshot.component("text_encoder").dir,
                                        snapshot.component("tokenizer").dir,
-                                       {options.dtype, options.device, {}}));
+                                       {options.dtype, options.device, {}, true,
+                                        options.attention}));
     }
     return *text;
   }
@@ -126,6 +127,7 @@ struct WorldPipeline::State {
       cosmos_dit::DitOptions o;
       o.dtype = options.dtype;
       o.device = options.device;
+      o.attention = options.attention;
       dit.emplace(cosmos_dit::CosmosDiT::load(snapshot.component("transformer").dir, o));
     }
     return *dit;
@@ -136,6 +138,7 @@ struct WorldPipeline::State {
       o.dtype = options.dtype;
       o.device = options.device;
       o.tiling = options.vae_tiling;
+      o.attention = options.attention;
       vae.emplace(wan_vae::WanVAE::load(snapshot.component("vae").dir, o));
     }
     return *vae;

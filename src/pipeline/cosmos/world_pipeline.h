@@ -33,6 +33,7 @@
 #include <string>
 
 #include "io/pipeline_snapshot.h"
+#include "kernels/ops/attention_dispatch.h"
 #include "models/wan_vae/vae.h"
 
 namespace duogen::pipeline::cosmos {
@@ -88,6 +89,8 @@ struct WorldPipelineOptions {
   // VAE), so the device holds one at a time: diffusers' model_cpu_offload_seq. Off: all three
   // stay loaded between runs.
   bool sequential_offload = false;
+  // The engine's attention dispatch for the text encoder and the DiT; null: the built-in order.
+  std::shared_ptr<const ops::AttentionDispatch> attention;
 };
 
 class WorldPipeline {
