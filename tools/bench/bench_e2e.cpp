@@ -30,6 +30,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -48,6 +49,7 @@
 #include "models/qwen2_5_vl/model.h"
 #include "models/qwen2_5_vl/vision.h"
 #include "pipeline/duogen_image_model.h"
+#include "runtime/attention_table.h"
 
 namespace {
 
@@ -70,6 +72,7 @@ struct Args {
   int repeats = 5;
   int warmup = 1;
   std::string only = "prefill,decode,vit,dit_step,image,vae_decode";
+  std::string attention_table;  // bench_kernels --table-out; empty: the built-in order
 };
 
 std::pair<std::int64_t, std::int64_t> parse_size(const std::string& text) {
@@ -130,7 +133,13 @@ double median(std::vector<double> v) {
 
 class Bench {
  public:
-  Bench(const Args& args, const DevicePlacement& placement) : args_(args), placement_(placement) {}
+  Bench(const Args& args, const DevicePlacement& placement,
+        std::shared_ptr<const duogen::ops::AttentionDispatch> attention)
+      : args_(args), placement_(placement), attention_(std::move(attention)) {}
+  // Shared by every model of the run; each line reports the backends its timed runs used.
+  const std::shared_ptr<const duogen::ops::AttentionDispatch>& attention() const {
+    return attention_;
+  }
 
   // Runs `body` warmup + repeats times; body returns the seconds of its own timed region (it
   // synchronises inside). Prints one JSON line with the median converted by `to_value`.
@@ -139,6 +148,7 @@ class Bench {
                const std::function<double(double)>& to_value, const json* stages = nullptr) {
     for (int i = 0; i < args_.warmup; ++i) body();
     reset_peak(placement_.device);
+    attention_->reset_usage();
     std::vector<double> seconds;
     for (int i = 0; i < args_.repeats; ++i) seconds.push_back(body());
     json line = {{"impl", "duogen"},
@@ -152,6 +162,14 @@ class Bench {
                            : placement_.dtype == c10::kHalf   ? "fp16"
                                                               : "fp32"},
                  {"threads", at::get_num_threads()}};
+    json attention = json::object();
+    for (const auto& [site, backends] : attention_->usage()) {
+      for (const auto& [backend, calls] : backends) {
+        attention[std::string(duogen::ops::site_name(site))]
+                 [std::string(duogen::ops::backend_name(backend))] = calls;
+      }
+    }
+    line["attention_calls"] = attention;  // of the timed repeats
     line.update(params);
     if (stages != nullptr) line["stages_seconds"] = *stages;  // of the last repeat
     std::cout << line.dump() << std::endl;
@@ -172,6 +190,7 @@ class Bench {
  private:
   Args args_;
   DevicePlacement placement_;
+  std::shared_ptr<const duogen::ops::AttentionDispatch> attention_;
 };
 
 // Random weights made directly on the device in the compute dtype: scales near 1 for norms,
@@ -207,6 +226,7 @@ void bench_mllm(Bench& b, const fs::path& dir) {
     options.dtype = p.dtype;
     options.device = p.device;
     options.cache.initial_capacity = a.prompt_tokens + a.decode_tokens;  // no regrowth timed
+    options.attention = b.attention();
     auto store = random_store(p);
     const q::Model model = q::Model::from_weights(config, options, store);
     store.finish("bench_e2e Qwen2.5-VL", /*report_unused=*/false);
@@ -234,7 +254,8 @@ void bench_mllm(Bench& b, const fs::path& dir) {
   }
   if (wanted(a, "vit")) {
     auto store = random_store(p);
-    const q::VisionTower vision(config.vision, store.root().sub("visual"));
+    q::VisionTower vision(config.vision, store.root().sub("visual"));
+    vision.set_attention(b.attention());
     store.finish("bench_e2e vision tower", /*report_unused=*/false);
     const auto [w, h] = parse_size(a.vit_size);
     // Qwen's smart_resize (architecture.md §3.2) for an image inside the pixel limits: each side
@@ -264,7 +285,8 @@ void bench_image(Bench& b, const fs::path& models, const duogen::qwen2_5_vl::Con
   duogen::pipeline::ModelManifest manifest;
   manifest.dit = models / "dit";
   manifest.vae = models / "vae";
-  duogen::pipeline::DuoGenImageModel images(manifest, {p.dtype, p.device});
+  duogen::pipeline::DuoGenImageModel images(manifest,
+                                            {p.dtype, p.device, nullptr, b.attention()});
   const auto dit_use = images.dit();  // resident while it lives
   const auto& dit = *dit_use;
   const auto [w, h] = parse_size(a.size);
@@ -356,6 +378,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--warmup", a.warmup, "untimed runs first")->check(CLI::NonNegativeNumber);
   app.add_option("--only", a.only, "measurements, comma-separated");
+  app.add_option("--attention-table", a.attention_table,
+                 "measured attention table (bench_kernels --table-out)")
+      ->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
   try {
     DevicePlacement p;
@@ -367,7 +392,12 @@ int main(int argc, char** argv) {
     if (p.device.is_cuda() && p.device.has_index()) c10::cuda::set_device(p.device.index());
 #endif
     c10::InferenceMode guard;
-    Bench bench(a, p);
+    std::shared_ptr<const duogen::ops::AttentionDispatch> attention =
+        std::make_shared<duogen::ops::AttentionDispatch>(
+            a.attention_table.empty()
+                ? std::vector<duogen::ops::AttentionMeasurement>{}
+                : duogen::runtime::read_attention_table(a.attention_table).measurements);
+    Bench bench(a, p, attention);
     const fs::path models = a.models;
     bench_mllm(bench, models / "mllm");
     if (wanted(a, "dit_step") || wanted(a, "image") || wanted(a, "vae_decode")) {

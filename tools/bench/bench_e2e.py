@@ -279,6 +279,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int,
                         help="CPU threads of both sides (OMP_NUM_THREADS); 1 gives steady numbers on a busy machine")
     parser.add_argument("--skip-reference", action="store_true", help="duogen only")
+    parser.add_argument("--attention-table", type=pathlib.Path,
+                        help="duogen side: a measured table from bench_kernels --table-out")
     parser.add_argument("--worker", choices=["transformers", "diffusers"], help=argparse.SUPPRESS)
     a = parser.parse_args()
     preset = PRESETS[a.preset]
@@ -299,7 +301,8 @@ def main() -> None:
     common = ["--device", a.device, "--dtype", a.dtype, "--conditions", a.conditions,
               "--guidance", str(a.guidance)] + [
         f"--{k.replace('_', '-')}={getattr(a, k)}" for k in preset["run"]]
-    duogen = run_lines([str(a.bench_binary), "--models", str(models)] + common)
+    table_args = ["--attention-table", str(a.attention_table)] if a.attention_table else []
+    duogen = run_lines([str(a.bench_binary), "--models", str(models)] + common + table_args)
     reference = []
     if not a.skip_reference:
         for worker in ("transformers", "diffusers"):
@@ -313,6 +316,11 @@ def main() -> None:
           f"{a.repeats} after {a.warmup} warm-up; load average {load[0]:.2f} at the start, "
           f"{end_load[0]:.2f} at the end\n")
     print(table(duogen, reference, names))
+    print("\nattention backends per call site (duogen, timed runs):")
+    for r in duogen:
+        calls = ", ".join(f"{site}: " + "/".join(f"{b} x{n}" for b, n in backends.items())
+                          for site, backends in r.get("attention_calls", {}).items())
+        print(f"  {r['name']}: {calls or '-'}")
 
 
 if __name__ == "__main__":

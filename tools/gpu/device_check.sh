@@ -11,12 +11,13 @@
 #                  exist (linked into place); the machine's facts (GPU, torch, glibc, libstdc++)
 #   cuda_tests     test_kernels, test_core and test_cli's DeviceCli tests (gtest, JSON results)
 #   memcheck       compute-sanitizer --tool memcheck on test_kernels' small-shape GPU tests
-#   bench_kernels  flash attention vs SDPA flash/cuDNN (bf16), the ratio table
-#   bench_e2e      tools/bench/bench_e2e.py --preset real --dtype bf16: duogen vs transformers
-#                  and diffusers (the bundle carries diffusers; the device lacks it)
+#   bench_kernels  every attention backend per call site vs direct SDPA flash/cuDNN/mem-efficient
+#                  (bf16): the ratio table, and DIR/attention_table.json (the measured dispatch)
+#   bench_e2e      tools/bench/bench_e2e.py --preset real --dtype bf16: duogen (dispatched by that
+#                  table) vs transformers and diffusers (the bundle carries diffusers)
 # DIR (default $OUT, the device tool's output dir) gets at most 8 files (the tool brings back no
-# more): summary.json (step, status, rc, seconds, notes, result tables), the five logs and
-# cuda_tests.json (every gtest JSON report, memcheck's too).
+# more): summary.json (step, status, rc, seconds, notes, result tables), the five logs,
+# cuda_tests.json (every gtest JSON report, memcheck's too) and attention_table.json.
 #
 # --dry-run, on any machine without a GPU (CI): the same relocation check against this machine's
 # torch (the build venv's by default), every command with its budget printed, the test binaries
@@ -33,10 +34,10 @@ PYTHON_ARG=""
 STEPS=(relocate cuda_tests memcheck bench_kernels bench_e2e)
 declare -A BUDGET=([relocate]=25 [cuda_tests]=60 [memcheck]=100 [bench_kernels]=45 [bench_e2e]=250)
 TOTAL_BUDGET=480
-# Small GPU tests for memcheck: bf16 rms norm (d 1280/5000 with odd tails), bf16 fused ops, the
+# Small GPU tests for memcheck: bf16 rms norm (d 128 warp rows, d 1280/5000 with odd tails), bf16 fused ops, the
 # flash kernel on ragged 33x47 causal GQA tiles (all dtypes x head dims), varlen with empty and
 # one-token segments (d 80), split-K decode with its combine kernel (d 128), the fallbacks.
-MEMCHECK_FILTER="${DUOGEN_GPU_MEMCHECK_FILTER:-Shapes/RmsNormCuda.*/15:Shapes/RmsNormCuda.*/17:Dtypes/FusedOpsCuda.*/2:DtypesAndHeadDims/FlashAttentionCuda.CustomScale*:DtypesAndHeadDims/FlashAttentionCuda.VarlenSegments*/4:DtypesAndHeadDims/FlashAttentionCuda.DecodeWithSplitKeys*/5:FlashAttentionDispatch.*}"
+MEMCHECK_FILTER="${DUOGEN_GPU_MEMCHECK_FILTER:-Shapes/RmsNormCuda.*/14:Shapes/RmsNormCuda.*/15:Shapes/RmsNormCuda.*/17:Dtypes/FusedOpsCuda.*/2:DtypesAndHeadDims/FlashAttentionCuda.CustomScale*:DtypesAndHeadDims/FlashAttentionCuda.VarlenSegments*/4:DtypesAndHeadDims/FlashAttentionCuda.DecodeWithSplitKeys*/5:FlashAttentionDispatch.*}"
 # Fewer repeats than the preset's 5 (+2 warm-up) so that the real preset fits its budget.
 E2E_ARGS="${DUOGEN_GPU_E2E_ARGS:---repeats 3 --warmup 1}"
 CLI_FILTER="DeviceCli.AMissingCudaDeviceFailsWithExitOneNamingIt"
@@ -295,13 +296,13 @@ step_memcheck() {
 # ---- bench_kernels -------------------------------------------------------------------------------
 step_bench_kernels() {
   local r
-  PLANNED+=("$BUNDLE/bin/bench_kernels --dtype bf16 --iters 20")
+  PLANNED+=("$BUNDLE/bin/bench_kernels --dtype bf16 --iters 20 --table-out $OUT_DIR/attention_table.json")
   if ((DRY)); then
     run_cmd "$BUNDLE/bin/bench_kernels" --help; r=$?
     grep -q "usage: bench_kernels" "$LOG" && ((r == 2)) && { note "bench_kernels loads (usage, rc 2)"; return 0; }
     note "FAILED: bench_kernels --help gave rc $r"; return 1
   fi
-  run_cmd "$BUNDLE/bin/bench_kernels" --dtype bf16 --iters 20; r=$?
+  run_cmd "$BUNDLE/bin/bench_kernels" --dtype bf16 --iters 20 --table-out "$OUT_DIR/attention_table.json"; r=$?
   mapfile -t STEP_RESULTS < <(grep -E '^(device:|shape |ratio =|[a-z].* (ok|below)$)' "$LOG")
   note "rc $r; $(grep -cE ' ok$' "$LOG") shapes at or above the best SDPA, $(grep -cE ' below$' "$LOG") below"
   return $r
@@ -314,6 +315,8 @@ step_bench_e2e() {
   # shellcheck disable=SC2206
   local cmd=("${PY:-python3}" -u "$BUNDLE/tools/bench/bench_e2e.py" --preset real --device cuda --dtype bf16
              --bench-binary "$BUNDLE/bin/bench_e2e" --models-dir "$models" $E2E_ARGS)
+  # The table bench_kernels just measured, so that every call site runs its fastest backend.
+  [[ -f "$OUT_DIR/attention_table.json" ]] && cmd+=(--attention-table "$OUT_DIR/attention_table.json")
   PLANNED+=("PYTHONPATH=<the bundle's diffusers, if the machine has none> ${cmd[*]}")
   if ((DRY)); then
     echo "would run: ${cmd[*]}" >>"$LOG"
@@ -331,7 +334,7 @@ step_bench_e2e() {
   # Offline: the machine reaches nothing, and a hub lookup would only wait for a timeout.
   HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 PYTHONPATH="$PYPATH${PYTHONPATH:+:$PYTHONPATH}" \
     run_cmd "${cmd[@]}"; r=$?
-  mapfile -t STEP_RESULTS < <(grep -E '^(\||preset )' "$LOG")
+  mapfile -t STEP_RESULTS < <(grep -E '^(\||preset |attention backends|  [a-z_]+: )' "$LOG")
   note "rc $r; $(grep -c '"impl": "duogen"' "$LOG") duogen and $(grep -c '"impl": "reference"' "$LOG") reference measurements"
   return $r
 }
@@ -395,7 +398,7 @@ fi
 write_summary
 for step in bench_kernels bench_e2e; do
   if grep -qE '^(\||shape )' "$OUT_DIR/$step.log" 2>/dev/null && ((!DRY)); then
-    echo "--- $step"; grep -E '^(device:|shape |ratio =|[a-z].* (ok|below)$|\||preset )' "$OUT_DIR/$step.log"
+    echo "--- $step"; grep -E '^(device:|shape |ratio =|[a-z].* (ok|below)$|\||preset |attention backends|  [a-z_]+: )' "$OUT_DIR/$step.log"
   fi
 done
 echo "device_check.sh: $( ((FAILED)) && echo "some steps FAILED" || echo "no step failed"); $(($(date +%s) - START))s; $OUT_DIR/summary.json"
