@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <mutex>
 
 #include "kernels/attention/flash_params.h"
 
@@ -375,9 +376,19 @@ cudaError_t launch_fwd(const FlashParams& p, cudaStream_t stream) {
   constexpr int kSmem = smem_bytes<HeadDim>();
   auto* kernel = &flash_fwd_kernel<T, HeadDim>;
   if (kSmem > 48 * 1024) {
-    const cudaError_t err =
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+    // The opt-in belongs to the kernel in each device's context: set once per device, not on
+    // every launch (a driver call that serialises with other host threads' launches).
+    constexpr int kMaxDevices = 64;
+    static std::once_flag once[kMaxDevices];
+    static cudaError_t set[kMaxDevices];
+    int device = 0;
+    cudaError_t err = cudaGetDevice(&device);
     if (err != cudaSuccess) return err;
+    if (device < 0 || device >= kMaxDevices) return cudaErrorInvalidDevice;
+    std::call_once(once[device], [&] {
+      set[device] = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+    });
+    if (set[device] != cudaSuccess) return set[device];
   }
   const dim3 grid((p.seqlen_q + kBlockM - 1) / kBlockM, p.heads_q, p.batch * p.num_splits);
   if (grid.y > 65535 || static_cast<long long>(p.batch) * p.num_splits > 65535) {

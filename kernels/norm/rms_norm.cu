@@ -56,12 +56,46 @@ __global__ void rms_norm_kernel(T* __restrict__ out, const T* __restrict__ x,
   }
 }
 
+// Short rows: one warp per row, eight rows per block, so a [tokens x heads, 128] QK-norm does not
+// leave 224 of 256 threads idle (the block kernel's lot at dim 128). Whole warps exit together, so
+// the shuffles below never see an inactive lane.
+template <typename T>
+__global__ void rms_norm_warp_kernel(T* __restrict__ out, const T* __restrict__ x,
+                                     const T* __restrict__ weight, std::int64_t rows,
+                                     std::int64_t dim, float eps) {
+  const std::int64_t row =
+      static_cast<std::int64_t>(blockIdx.x) * (kThreads / 32) + threadIdx.x / 32;
+  if (row >= rows) return;
+  const int lane = threadIdx.x % 32;
+  const T* xr = x + row * dim;
+  T* outr = out + row * dim;
+  float sum = 0.f;
+  for (std::int64_t i = lane; i < dim; i += 32) {
+    const float v = to_float(xr[i]);
+    sum += v * v;
+  }
+  for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+  const float inv_rms = rsqrtf(sum / static_cast<float>(dim) + eps);
+  for (std::int64_t i = lane; i < dim; i += 32) {
+    const T normed = from_float<T>(to_float(xr[i]) * inv_rms);
+    outr[i] = from_float<T>(to_float(weight[i]) * to_float(normed));
+  }
+}
+
 template <typename T>
 cudaError_t launch(const RmsNormParams& p, cudaStream_t stream) {
   if (p.rows == 0) return cudaSuccess;
-  rms_norm_kernel<T><<<static_cast<unsigned>(p.rows), kThreads, 0, stream>>>(
-      static_cast<T*>(p.out), static_cast<const T*>(p.x), static_cast<const T*>(p.weight), p.dim,
-      p.eps);
+  T* out = static_cast<T*>(p.out);
+  const auto* x = static_cast<const T*>(p.x);
+  const auto* w = static_cast<const T*>(p.weight);
+  if (p.dim <= kWarpRowMaxDim) {
+    constexpr int kRowsPerBlock = kThreads / 32;
+    const auto blocks = static_cast<unsigned>((p.rows + kRowsPerBlock - 1) / kRowsPerBlock);
+    rms_norm_warp_kernel<T><<<blocks, kThreads, 0, stream>>>(out, x, w, p.rows, p.dim, p.eps);
+  } else {
+    rms_norm_kernel<T><<<static_cast<unsigned>(p.rows), kThreads, 0, stream>>>(
+        out, x, w, p.dim, p.eps);
+  }
   return cudaGetLastError();
 }
 

@@ -19,7 +19,10 @@ struct RmsNormParams {
   KernelDType dtype;   // element type of out, x and weight
 };
 
-// One block per row; fp32 accumulation. Returns the launch error, if any.
+// Rows of up to kWarpRowMaxDim elements (the DiT's and the ViT's per-head QK-norm: 128, 80) get a
+// warp each, longer rows a 256-thread block each; fp32 accumulation either way. Returns the
+// launch error, if any.
+inline constexpr std::int64_t kWarpRowMaxDim = 1024;
 cudaError_t launch_rms_norm(const RmsNormParams& params, cudaStream_t stream);
 
 }  // namespace duogen::kernels

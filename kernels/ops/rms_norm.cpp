@@ -7,6 +7,7 @@
 
 #ifdef DUOGEN_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
 
 #include "kernels/norm/rms_norm.cuh"
 #endif
@@ -22,6 +23,7 @@ bool kernel_supports(const at::Tensor& x, const at::Tensor& weight) {
 }
 
 at::Tensor rms_norm_cuda(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  const c10::cuda::CUDAGuard guard(x.device());
   const at::Tensor xc = x.contiguous();
   const at::Tensor wc = weight.contiguous();
   at::Tensor out = at::empty_like(xc);
