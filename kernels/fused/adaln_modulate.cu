@@ -1,5 +1,5 @@
 // adaLN modulation x * (1 + scale) + shift with per-sample (or per-frame) modulation rows,
-// fp32 math and a single rounding.
+// fp32 math and a single rounding, or a rounding after each operation (round_each_op).
 #include "kernels/common/device_utils.cuh"
 #include "kernels/fused/fused_params.h"
 
@@ -12,7 +12,7 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads)
     adaln_kernel(T* __restrict__ out, const T* __restrict__ x, const T* __restrict__ scale,
                  const T* __restrict__ shift, std::int64_t n, std::int64_t tokens,
-                 std::int64_t channels, std::int64_t mod_rows) {
+                 std::int64_t channels, std::int64_t mod_rows, bool round_each_op) {
   using device::to_float;
   const std::int64_t group = tokens / mod_rows;
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n;
@@ -21,8 +21,12 @@ __global__ void __launch_bounds__(kThreads)
     const std::int64_t s = (i / channels) % tokens;
     const std::int64_t b = i / (channels * tokens);
     const std::int64_t m = (b * mod_rows + s / group) * channels + c;
-    out[i] = device::from_float<T>(to_float(x[i]) * (1.f + to_float(scale[m])) +
-                                   to_float(shift[m]));
+    // Each ATen op computes in fp32 and rounds its own result; round_each_op replays that.
+    const auto round = [&](float v) {
+      return round_each_op ? to_float(device::from_float<T>(v)) : v;
+    };
+    const float scaled = round(to_float(x[i]) * round(1.f + to_float(scale[m])));
+    out[i] = device::from_float<T>(scaled + to_float(shift[m]));
   }
 }
 
@@ -35,7 +39,7 @@ cudaError_t launch(const AdaLnModulateParams& p, cudaStream_t stream) {
   const auto grid = static_cast<unsigned>(blocks < 65535 * 16 ? blocks : 65535 * 16);
   adaln_kernel<T><<<grid, kThreads, 0, stream>>>(
       static_cast<T*>(p.out), static_cast<const T*>(p.x), static_cast<const T*>(p.scale),
-      static_cast<const T*>(p.shift), n, p.tokens, p.channels, p.mod_rows);
+      static_cast<const T*>(p.shift), n, p.tokens, p.channels, p.mod_rows, p.round_each_op);
   return cudaGetLastError();
 }
 

@@ -48,6 +48,7 @@ struct GatedActivationParams {
   const void* up;
   std::int64_t n;
   GateActivation activation;
+  bool round_each_op;  // round act(gate) to dtype before the product (transformers' bf16 MLP)
   KernelDType dtype;
 };
 cudaError_t launch_gated_activation(const GatedActivationParams& params, cudaStream_t stream);
@@ -60,6 +61,7 @@ struct AdaLnModulateParams {
   const void* scale;
   const void* shift;
   std::int64_t batch, tokens, channels, mod_rows;
+  bool round_each_op;  // round 1 + scale, then x * that, then + shift (diffusers' bf16 order)
   KernelDType dtype;
 };
 cudaError_t launch_adaln_modulate(const AdaLnModulateParams& params, cudaStream_t stream);

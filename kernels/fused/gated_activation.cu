@@ -1,5 +1,5 @@
 // Gated activations (SwiGLU, GELU-erf and GELU-tanh gating): out = act(gate) * up in fp32 with
-// a single rounding to the storage dtype.
+// a single rounding to the storage dtype, or with act(gate) rounded first (round_each_op).
 #include "kernels/common/device_utils.cuh"
 #include "kernels/fused/fused_params.h"
 
@@ -24,11 +24,12 @@ __device__ __forceinline__ float activate(float x) {
 template <typename T, GateActivation A>
 __global__ void __launch_bounds__(kThreads)
     gated_kernel(T* __restrict__ out, const T* __restrict__ gate, const T* __restrict__ up,
-                 std::int64_t n) {
+                 std::int64_t n, bool round_each_op) {
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * kThreads + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * kThreads) {
-    out[i] = device::from_float<T>(activate<A>(device::to_float(gate[i])) *
-                                   device::to_float(up[i]));
+    float act = activate<A>(device::to_float(gate[i]));
+    if (round_each_op) act = device::to_float(device::from_float<T>(act));
+    out[i] = device::from_float<T>(act * device::to_float(up[i]));
   }
 }
 
@@ -42,14 +43,14 @@ cudaError_t launch(const GatedActivationParams& p, cudaStream_t stream) {
   const auto* up = static_cast<const T*>(p.up);
   switch (p.activation) {
     case GateActivation::kSilu:
-      gated_kernel<T, GateActivation::kSilu><<<grid, kThreads, 0, stream>>>(out, gate, up, p.n);
+      gated_kernel<T, GateActivation::kSilu><<<grid, kThreads, 0, stream>>>(out, gate, up, p.n, p.round_each_op);
       break;
     case GateActivation::kGeluErf:
-      gated_kernel<T, GateActivation::kGeluErf><<<grid, kThreads, 0, stream>>>(out, gate, up, p.n);
+      gated_kernel<T, GateActivation::kGeluErf><<<grid, kThreads, 0, stream>>>(out, gate, up, p.n, p.round_each_op);
       break;
     case GateActivation::kGeluTanh:
-      gated_kernel<T, GateActivation::kGeluTanh><<<grid, kThreads, 0, stream>>>(out, gate, up,
-                                                                               p.n);
+      gated_kernel<T, GateActivation::kGeluTanh><<<grid, kThreads, 0, stream>>>(
+          out, gate, up, p.n, p.round_each_op);
       break;
   }
   return cudaGetLastError();

@@ -17,7 +17,7 @@ namespace {
 
 #ifdef DUOGEN_WITH_CUDA
 at::Tensor adaln_modulate_cuda(const at::Tensor& x, const at::Tensor& scale,
-                               const at::Tensor& shift) {
+                               const at::Tensor& shift, Rounding rounding) {
   const c10::cuda::CUDAGuard guard(x.device());
   const at::Tensor xc = x.contiguous();
   const at::Tensor sc = scale.contiguous();
@@ -32,6 +32,7 @@ at::Tensor adaln_modulate_cuda(const at::Tensor& x, const at::Tensor& scale,
   p.tokens = xc.size(1);
   p.channels = xc.size(2);
   p.mod_rows = scale.dim() == 2 ? 1 : scale.size(1);
+  p.round_each_op = rounding == Rounding::kPerOp;
   p.dtype = x.scalar_type() == at::kFloat  ? kernels::KernelDType::kF32
             : x.scalar_type() == at::kHalf ? kernels::KernelDType::kF16
                                            : kernels::KernelDType::kBF16;
@@ -44,7 +45,8 @@ at::Tensor adaln_modulate_cuda(const at::Tensor& x, const at::Tensor& scale,
 
 }  // namespace
 
-at::Tensor adaln_modulate(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift) {
+at::Tensor adaln_modulate(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift,
+                          Rounding rounding) {
   DUOGEN_CHECK(x.dim() == 3, InvalidArgument, "adaln_modulate: expected x [B, S, C], got {}",
                x.sizes());
   DUOGEN_CHECK(scale.sizes() == shift.sizes(), InvalidArgument,
@@ -65,10 +67,10 @@ at::Tensor adaln_modulate(const at::Tensor& x, const at::Tensor& scale, const at
 #ifdef DUOGEN_WITH_CUDA
   const auto t = x.scalar_type();
   if (x.is_cuda() && (t == at::kFloat || t == at::kHalf || t == at::kBFloat16)) {
-    return adaln_modulate_cuda(x, scale, shift);
+    return adaln_modulate_cuda(x, scale, shift, rounding);
   }
 #endif
-  return reference::adaln_modulate(x, scale, shift);
+  return reference::adaln_modulate(x, scale, shift, rounding);
 }
 
 }  // namespace duogen::ops

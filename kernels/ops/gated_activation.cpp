@@ -17,7 +17,7 @@ namespace {
 
 #ifdef DUOGEN_WITH_CUDA
 at::Tensor gated_activation_cuda(const at::Tensor& gate, const at::Tensor& up,
-                                 GateActivation activation) {
+                                 GateActivation activation, Rounding rounding) {
   const c10::cuda::CUDAGuard guard(gate.device());
   const at::Tensor gc = gate.contiguous();
   const at::Tensor uc = up.contiguous();
@@ -27,6 +27,7 @@ at::Tensor gated_activation_cuda(const at::Tensor& gate, const at::Tensor& up,
   p.gate = gc.data_ptr();
   p.up = uc.data_ptr();
   p.n = gc.numel();
+  p.round_each_op = rounding == Rounding::kPerOp;
   p.activation = activation == GateActivation::kSilu      ? kernels::GateActivation::kSilu
                  : activation == GateActivation::kGeluErf ? kernels::GateActivation::kGeluErf
                                                           : kernels::GateActivation::kGeluTanh;
@@ -43,7 +44,7 @@ at::Tensor gated_activation_cuda(const at::Tensor& gate, const at::Tensor& up,
 }  // namespace
 
 at::Tensor gated_activation(const at::Tensor& gate, const at::Tensor& up,
-                            GateActivation activation) {
+                            GateActivation activation, Rounding rounding) {
   DUOGEN_CHECK(gate.sizes() == up.sizes(), InvalidArgument,
                "gated_activation: gate {} and up {} differ", gate.sizes(), up.sizes());
   DUOGEN_CHECK(gate.scalar_type() == up.scalar_type(), InvalidArgument,
@@ -53,10 +54,10 @@ at::Tensor gated_activation(const at::Tensor& gate, const at::Tensor& up,
 #ifdef DUOGEN_WITH_CUDA
   const auto t = gate.scalar_type();
   if (gate.is_cuda() && (t == at::kFloat || t == at::kHalf || t == at::kBFloat16)) {
-    return gated_activation_cuda(gate, up, activation);
+    return gated_activation_cuda(gate, up, activation, rounding);
   }
 #endif
-  return reference::gated_activation(gate, up, activation);
+  return reference::gated_activation(gate, up, activation, rounding);
 }
 
 }  // namespace duogen::ops

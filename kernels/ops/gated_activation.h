@@ -1,9 +1,12 @@
 // Gated activations of the feed-forward blocks: out = act(gate) * up, computed in fp32 and
-// rounded once to the input dtype. SwiGLU (Qwen2.5 MLP: silu(gate_proj x) * up_proj x) and the
+// rounded once to the input dtype (Rounding::kOnce), or rounded after the activation and after the
+// product as transformers' `act_fn(gate_proj(x)) * up_proj(x)` is (Rounding::kPerOp). SwiGLU (Qwen2.5 MLP: silu(gate_proj x) * up_proj x) and the
 // GELU gates (GEGLU, erf or tanh approximation).
 #pragma once
 
 #include <ATen/core/Tensor.h>
+
+#include "kernels/ops/rounding.h"
 
 namespace duogen::ops {
 
@@ -16,10 +19,11 @@ enum class GateActivation {
 // gate, up: same shape and dtype. fp32 / fp16 / bf16 CUDA tensors use the fused kernel,
 // everything else reference::gated_activation.
 at::Tensor gated_activation(const at::Tensor& gate, const at::Tensor& up,
-                            GateActivation activation);
+                            GateActivation activation, Rounding rounding = Rounding::kOnce);
 
-inline at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) {
-  return gated_activation(gate, up, GateActivation::kSilu);
+inline at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up,
+                         Rounding rounding = Rounding::kOnce) {
+  return gated_activation(gate, up, GateActivation::kSilu, rounding);
 }
 
 }  // namespace duogen::ops

@@ -3,8 +3,11 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "kernels/ops/rounding.h"
+
 namespace duogen::reference {
 
-at::Tensor adaln_modulate(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift);
+at::Tensor adaln_modulate(const at::Tensor& x, const at::Tensor& scale, const at::Tensor& shift,
+                          ops::Rounding rounding = ops::Rounding::kOnce);
 
 }  // namespace duogen::reference

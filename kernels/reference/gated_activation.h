@@ -8,6 +8,7 @@
 namespace duogen::reference {
 
 at::Tensor gated_activation(const at::Tensor& gate, const at::Tensor& up,
-                            ops::GateActivation activation);
+                            ops::GateActivation activation,
+                            ops::Rounding rounding = ops::Rounding::kOnce);
 
 }  // namespace duogen::reference

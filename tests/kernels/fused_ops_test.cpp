@@ -163,6 +163,37 @@ TEST(FusedOps, AdaLnModulateMatchesTheDefinitionPerSampleAndPerFrame) {
   EXPECT_TRUE(close64(ops::adaln_modulate(x, fscale, fshift), adaln_fp64(x, fscale, fshift)));
 }
 
+TEST(FusedOps, PerOpRoundingGivesTheUnfusedExpressionsBits) {
+  // What the models need: the bits of transformers' `act(gate) * up` and diffusers'
+  // `x * (1 + scale) + shift` in bf16, where every ATen op rounds its own result.
+  at::manual_seed(26);
+  const at::Tensor gate = (4 * at::randn({4096})).to(at::kBFloat16);
+  const at::Tensor up = at::randn({4096}).to(at::kBFloat16);
+  const at::Tensor per_op = ops::swiglu(gate, up, ops::Rounding::kPerOp);
+  EXPECT_TRUE(at::equal(per_op, at::silu(gate) * up));
+  EXPECT_TRUE(at::equal(ops::gated_activation(gate, up, ops::GateActivation::kGeluTanh,
+                                              ops::Rounding::kPerOp),
+                        at::gelu(gate, "tanh") * up));
+  // The two roundings differ from one on a visible fraction: the mode is not a no-op.
+  EXPECT_GT(per_op.ne(ops::swiglu(gate, up)).to(at::kDouble).mean().item<double>(), 0.05);
+
+  const at::Tensor x = at::randn({2, 12, 64}).to(at::kBFloat16);
+  const at::Tensor scale = (0.1 * at::randn({2, 3, 64})).to(at::kBFloat16);
+  const at::Tensor shift = at::randn({2, 3, 64}).to(at::kBFloat16);
+  const at::Tensor got = ops::adaln_modulate(x, scale, shift, ops::Rounding::kPerOp);
+  for (std::int64_t f = 0; f < 3; ++f) {  // frame f: tokens 4f .. 4f + 3
+    const at::Tensor xf = x.narrow(1, 4 * f, 4);
+    EXPECT_TRUE(at::equal(got.narrow(1, 4 * f, 4),
+                          xf * (1 + scale.narrow(1, f, 1)) + shift.narrow(1, f, 1)))
+        << "frame " << f;
+  }
+  EXPECT_TRUE(at::equal(ops::adaln_modulate(x.to(at::kFloat), scale.to(at::kFloat),
+                                            shift.to(at::kFloat), ops::Rounding::kPerOp),
+                        ops::adaln_modulate(x.to(at::kFloat), scale.to(at::kFloat),
+                                            shift.to(at::kFloat))))
+      << "fp32: the two modes are the same arithmetic";
+}
+
 TEST(FusedOps, RejectBadShapes) {
   EXPECT_THROW(ops::add_rms_norm(at::zeros({2, 4}), at::zeros({2, 5}), at::zeros({4}), 1e-6),
                InvalidArgument);
@@ -248,6 +279,18 @@ TEST_P(FusedOpsCuda, GatedActivations) {
       const at::Tensor got = ops::gated_activation(gate.cuda(), up.cuda(), a).cpu();
       expect_within_rule(got, reference::gated_activation(gate, up, a), gated_fp64(gate, up, a),
                          "gated " + std::to_string(n) + " act " + std::to_string(int(a)));
+      // Per-op rounding (the models' mode): the reference's rounding points; only the
+      // activation's own fp32 arithmetic (CUDA expf/erff/tanhf vs ATen's CPU ones) may move a
+      // value across a rounding boundary, rarely and by one ulp.
+      const at::Tensor per_op =
+          ops::gated_activation(gate.cuda(), up.cuda(), a, ops::Rounding::kPerOp).cpu();
+      const at::Tensor ref = reference::gated_activation(gate, up, a, ops::Rounding::kPerOp);
+      if (n > 0) {
+        EXPECT_GE(per_op.eq(ref).to(at::kDouble).mean().item<double>(), 0.99)
+            << "gated per-op " << n << " act " << int(a);
+      }
+      expect_within_rule(per_op, ref, gated_fp64(gate, up, a),
+                         "gated per-op " + std::to_string(n) + " act " + std::to_string(int(a)));
     }
   }
 }
@@ -266,6 +309,11 @@ TEST_P(FusedOpsCuda, AdaLnModulate) {
     const at::Tensor got = ops::adaln_modulate(x.cuda(), scale.cuda(), shift.cuda()).cpu();
     expect_within_rule(got, reference::adaln_modulate(x, scale, shift),
                        adaln_fp64(x, scale, shift), "adaln " + std::to_string(s));
+    // Per-op rounding has no transcendental: the same roundings give the same bits.
+    EXPECT_TRUE(at::equal(
+        ops::adaln_modulate(x.cuda(), scale.cuda(), shift.cuda(), ops::Rounding::kPerOp).cpu(),
+        reference::adaln_modulate(x, scale, shift, ops::Rounding::kPerOp)))
+        << "adaln per-op " << s;
   }
 }
 

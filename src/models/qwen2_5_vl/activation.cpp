@@ -6,6 +6,8 @@
 #include <numbers>
 #include <utility>
 
+#include "kernels/ops/gated_activation.h"
+
 namespace duogen::qwen2_5_vl {
 namespace {
 
@@ -59,6 +61,22 @@ const char* activation_refusal(std::string_view name) {
          "gelu_python, gelu_pytorch_tanh, gelu_new, gelu_python_tanh, gelu_accurate, gelu_fast, "
          "gelu_10, quick_gelu, relu, relu2, relu6, leaky_relu, sigmoid, tanh, mish, hardswish, "
          "laplace, sqrtsoftplus, linear)";
+}
+
+at::Tensor gated_mlp(Activation activation, const at::Tensor& gate, const at::Tensor& up) {
+  const auto fused = [&](ops::GateActivation a) {
+    return ops::gated_activation(gate, up, a, ops::Rounding::kPerOp);
+  };
+  switch (activation) {
+    case Activation::kSilu:
+      return fused(ops::GateActivation::kSilu);
+    case Activation::kGelu:
+      return fused(ops::GateActivation::kGeluErf);
+    case Activation::kGeluTanh:
+      return fused(ops::GateActivation::kGeluTanh);
+    default:
+      return apply_activation(activation, gate) * up;
+  }
 }
 
 at::Tensor apply_activation(Activation activation, const at::Tensor& x) {

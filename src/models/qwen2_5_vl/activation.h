@@ -44,4 +44,9 @@ const char* activation_refusal(std::string_view name);
 
 at::Tensor apply_activation(Activation activation, const at::Tensor& x);
 
+// The gated MLP's `act_fn(gate) * up`, with transformers' two roundings in fp16/bf16. SiLU and the
+// ATen GELUs run the fused kernel on CUDA (kernels/ops/gated_activation.h, Rounding::kPerOp); the
+// other activations the unfused ops.
+at::Tensor gated_mlp(Activation activation, const at::Tensor& gate, const at::Tensor& up);
+
 }  // namespace duogen::qwen2_5_vl

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/check.h"
+#include "kernels/ops/add_rms_norm.h"
 #include "kernels/ops/attention.h"
 #include "kernels/ops/rms_norm.h"
 
@@ -110,13 +111,12 @@ at::Tensor TextModel::layer_forward(std::int64_t index,
                  : keys.size(2) > t ? ops::AttentionSite::kLlmPrefillCached
                                              : ops::AttentionSite::kLlmPrefill;
   const at::Tensor attn = ops::attention(q.transpose(0, 1).unsqueeze(0), keys, values, options);
-  // [1, Hq, T, D] -> [T, Hq D]
-  const at::Tensor h =
-      x + at::linear(attn.squeeze(0).transpose(0, 1).reshape({t, hq * d}), l.o_weight);
-
-  const at::Tensor m = ops::rms_norm(h, l.post_attention_norm, eps);
+  // [1, Hq, T, D] -> [T, Hq D]; the residual add and the post-attention norm fused.
+  const auto [m, h] = ops::add_rms_norm(
+      at::linear(attn.squeeze(0).transpose(0, 1).reshape({t, hq * d}), l.o_weight), x,
+      l.post_attention_norm, eps);
   const at::Tensor act =
-      apply_activation(activation_, at::linear(m, l.gate_weight)) * at::linear(m, l.up_weight);
+      gated_mlp(activation_, at::linear(m, l.gate_weight), at::linear(m, l.up_weight));
   return h + at::linear(act, l.down_weight);
 }
 

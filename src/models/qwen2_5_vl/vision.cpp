@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "io/checkpoint.h"
+#include "kernels/ops/add_rms_norm.h"
 #include "kernels/ops/attention.h"
 #include "kernels/ops/rms_norm.h"
 #include "models/qwen2_5_vl/weights.h"
@@ -196,11 +197,13 @@ at::Tensor VisionTower::block_forward(const Block& b,
   options.site = site;
   options.dispatch = attention_.get();
   const at::Tensor attn = ops::varlen_attention(q, k, v, segments, options);
-  at::Tensor out = x + linear(attn.reshape({n, heads * hd}), b.proj_w, b.proj_b);
-  const at::Tensor h2 = ops::rms_norm(out, b.norm2, kNormEps);
-  const at::Tensor mlp = linear(
-      apply_activation(activation_, linear(h2, b.gate_w, b.gate_b)) * linear(h2, b.up_w, b.up_b),
-      b.down_w, b.down_b);
+  // The residual add and norm2 fused, then the gated MLP.
+  const auto [h2, out] =
+      ops::add_rms_norm(linear(attn.reshape({n, heads * hd}), b.proj_w, b.proj_b), x, b.norm2,
+                        kNormEps);
+  const at::Tensor mlp =
+      linear(gated_mlp(activation_, linear(h2, b.gate_w, b.gate_b), linear(h2, b.up_w, b.up_b)),
+             b.down_w, b.down_b);
   return out + mlp;
 }
 
