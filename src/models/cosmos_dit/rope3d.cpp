@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/check.h"
+#include "kernels/ops/rotary.h"
 
 namespace duogen::cosmos_dit {
 namespace {
@@ -71,11 +72,8 @@ at::Tensor apply_rope(const at::Tensor& x, const RopeTables& rope) {
   DUOGEN_CHECK(x.dim() == 4 && rope.cos.size(0) == x.size(1) && rope.cos.size(1) == d,
                InvalidArgument, "apply_rope: x {} does not fit tables {}", x.sizes(),
                rope.cos.sizes());
-  const at::Tensor xf = x.to(at::kFloat);
-  const at::Tensor rotated = at::cat({-xf.slice(-1, d / 2, d), xf.slice(-1, 0, d / 2)}, -1);
-  const at::Tensor cos = rope.cos.unsqueeze(1);  // [N, 1, D] broadcasts over heads
-  const at::Tensor sin = rope.sin.unsqueeze(1);
-  return (xf * cos + rotated * sin).to(x.scalar_type());
+  // diffusers rotates in fp32 and rounds once: the fused rotary kernel's arithmetic on CUDA.
+  return ops::apply_rotary(x, rope.cos, rope.sin);
 }
 
 }  // namespace duogen::cosmos_dit

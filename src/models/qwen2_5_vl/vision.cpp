@@ -10,6 +10,7 @@
 #include "kernels/ops/add_rms_norm.h"
 #include "kernels/ops/attention.h"
 #include "kernels/ops/rms_norm.h"
+#include "kernels/ops/rotary.h"
 #include "models/qwen2_5_vl/weights.h"
 
 namespace duogen::qwen2_5_vl {
@@ -19,12 +20,6 @@ constexpr double kNormEps = 1e-6;  // every vision RMSNorm (blocks and merger ln
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   return at::linear(x, w, b);
-}
-
-// [..., D] -> [-x2, x1] with x1, x2 the two halves of the last axis.
-at::Tensor rotate_half(const at::Tensor& x) {
-  const std::int64_t half = x.size(-1) / 2;
-  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
 std::vector<std::array<std::int64_t, 3>> read_grid(const at::Tensor& grid_thw, std::int64_t merge) {
@@ -184,10 +179,10 @@ at::Tensor VisionTower::block_forward(const Block& b,
   const std::int64_t n = x.size(0), heads = config_.num_heads, hd = config_.head_dim();
   const at::Tensor h = ops::rms_norm(x, b.norm1, kNormEps);
   const at::Tensor qkv = linear(h, b.qkv_w, b.qkv_b).view({n, 3, heads, hd});  // [N, 3, H, D]
-  // RoPE in fp32 (the reference upcasts q and k), then back to the compute dtype.
+  // RoPE in fp32 (the reference upcasts q and k), then back to the compute dtype: the fused
+  // rotary kernel's arithmetic on CUDA. [N, H, D] as a batch of one; tables [N, D].
   const auto rope = [&](const at::Tensor& t) {
-    const at::Tensor f = t.to(at::kFloat);
-    return (f * cos + rotate_half(f) * sin).to(x.scalar_type());
+    return ops::apply_rotary(t.unsqueeze(0), cos.squeeze(1), sin.squeeze(1)).squeeze(0);
   };
   const at::Tensor q = rope(qkv.select(1, 0));
   const at::Tensor k = rope(qkv.select(1, 1));
