@@ -112,10 +112,74 @@ std::int64_t TokenSampler::sample(const at::Tensor& logits,
                                   const std::vector<std::int64_t>& context) {
   DUOGEN_CHECK(logits.dim() == 1 || (logits.dim() == 2 && logits.size(0) == 1), InvalidArgument,
                "sampling: logits must be [V] or [1, V], got {}", logits.sizes());
+  if (logits.is_cuda()) return select_on_device(logits, context).item<std::int64_t>();
   const at::Tensor scores = process(logits.reshape({-1}).to(at::kCPU), context);
   if (!options_.do_sample) return scores.argmax().item<std::int64_t>();
   const at::Tensor probs = scores.softmax(-1);
   return at::multinomial(probs, 1, /*replacement=*/false, generator_).item<std::int64_t>();
+}
+
+at::Tensor TokenSampler::seen_mask(std::int64_t vocab, const at::TensorOptions& device,
+                                     const std::vector<std::int64_t>& context) {
+  const bool appended = seen_.defined() && seen_.size(0) == vocab &&
+                        seen_.device() == device.device() &&
+                        seen_context_.size() <= context.size() &&
+                        std::equal(seen_context_.begin(), seen_context_.end(), context.begin());
+  if (!appended) {
+    seen_ = at::zeros({vocab}, device.dtype(at::kBool));
+    seen_context_.clear();
+  }
+  if (context.size() > seen_context_.size()) {
+    const std::vector<std::int64_t> fresh(context.begin() + static_cast<std::ptrdiff_t>(
+                                                                seen_context_.size()),
+                                          context.end());
+    for (const std::int64_t id : fresh) {
+      DUOGEN_CHECK(id >= 0 && id < vocab, InvalidArgument,
+                   "sampling: context token {} outside the vocabulary [0, {})", id, vocab);
+    }
+    seen_.index_fill_(0, at::tensor(fresh, at::kLong).to(seen_.device(), /*non_blocking=*/true),
+                      true);
+    seen_context_ = context;
+  }
+  return seen_;
+}
+
+at::Tensor TokenSampler::select_on_device(const at::Tensor& logits,
+                                          const std::vector<std::int64_t>& context) {
+  DUOGEN_CHECK(logits.dim() == 1 || (logits.dim() == 2 && logits.size(0) == 1), InvalidArgument,
+               "sampling: logits must be [V] or [1, V], got {}", logits.sizes());
+  at::Tensor x = logits.reshape({-1}).to(at::kFloat);
+  const std::int64_t vocab = x.size(0);
+  if (!options_.logit_bias.empty()) {
+    if (!bias_.defined() || bias_.size(0) != vocab || bias_.device() != x.device()) {
+      // Zeros elsewhere: x + 0 is x, and x + b is what the CPU chain's per-id add_ computes.
+      at::Tensor bias = at::zeros({vocab}, at::kFloat);
+      for (const auto& [id, b] : options_.logit_bias) {
+        DUOGEN_CHECK(id >= 0 && id < vocab, InvalidArgument,
+                     "sampling: logit bias for token {} outside the vocabulary [0, {})", id,
+                     vocab);
+        bias[id] += b;
+      }
+      bias_ = bias.to(x.device());
+    }
+    x = x + bias_;
+  }
+  if (options_.repetition_penalty != 1.0 && !context.empty()) {
+    const double p = options_.repetition_penalty;
+    const at::Tensor seen = seen_mask(vocab, x.options(), context);
+    x = at::where(seen, at::where(x < 0, x * p, x / p), x);
+  }
+  if (!options_.do_sample) return x.argmax();
+  x = apply_temperature(x, options_.temperature);
+  x = apply_top_k(x, options_.top_k);
+  x = apply_top_p(x, options_.top_p);
+  x = apply_min_p(x, options_.min_p);
+  const at::Tensor probs = x.softmax(-1);
+  // torch.multinomial(probs, 1)'s own method: argmax(probs / q), q ~ Exp(1) from the generator.
+  at::Tensor q = at::empty({vocab}, at::TensorOptions().dtype(at::kFloat));
+  q.exponential_(1, generator_);
+  if (x.is_cuda()) q = q.pin_memory().to(x.device(), /*non_blocking=*/true);
+  return (probs / q).argmax();
 }
 
 }  // namespace duogen::sampling

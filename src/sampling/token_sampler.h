@@ -48,14 +48,32 @@ class TokenSampler {
 
   // Every enabled step, in transformers' order (greedy: logit bias and repetition penalty only).
   at::Tensor process(const at::Tensor& logits, const std::vector<std::int64_t>& context) const;
-  // The next token for logits [V] or [1, V] after `context`.
+  // The next token for logits [V] or [1, V] after `context`. CUDA logits go through
+  // select_on_device (one host sync: reading the id); CPU logits through the CPU chain.
   std::int64_t sample(const at::Tensor& logits, const std::vector<std::int64_t>& context);
+
+  // The same choice made on the logits' device, returned there as a 0-dim int64 tensor without a
+  // host sync or a copy of the logits: the logit bias as one precomputed vector, the repetition
+  // penalty from a device mask of the context's ids (updated by the ids appended since the last
+  // call, rebuilt when the context changed otherwise), the warpers as on the CPU, and the draw by
+  // torch's own multinomial method for one sample -- argmax(p / q), q ~ Exp(1) -- with q drawn from
+  // this sampler's CPU generator and copied asynchronously. On CPU tensors it is exactly sample()'s
+  // chain (tested); on a GPU the choices equal the CPU's wherever the device's softmax, sort and
+  // cumsum round as the CPU's do, i.e. except for near-ties in the filtered distribution.
+  at::Tensor select_on_device(const at::Tensor& logits, const std::vector<std::int64_t>& context);
 
   const SamplingOptions& options() const { return options_; }
 
  private:
+  at::Tensor seen_mask(std::int64_t vocab, const at::TensorOptions& device,
+                       const std::vector<std::int64_t>& context);
+
   SamplingOptions options_;
   at::Generator generator_;
+  // select_on_device's state: the bias vector and the seen-ids mask on the device, and the context
+  // the mask was built from.
+  at::Tensor bias_, seen_;
+  std::vector<std::int64_t> seen_context_;
 };
 
 }  // namespace duogen::sampling

@@ -102,6 +102,57 @@ TEST_F(TokenSamplerTest, SeededSamplingMatchesTorch) {
   }
 }
 
+// The device path (select_on_device), run on CPU tensors, makes the CPU chain's choices: the
+// golden rows (whose seeded draws match torch.multinomial), then a long decode whose context
+// grows by each chosen token, is cut back (an image span replaced) and grows again.
+TEST_F(TokenSamplerTest, TheDevicePathChoosesWhatTheCpuChainChooses) {
+  for (std::uint64_t seed : {0, 1, 2, 3}) {
+    auto options = chain_options(bias());
+    options.seed = seed;
+    TokenSampler cpu(options), device(options);
+    for (std::int64_t r = 0; r < g("logits").size(0); ++r) {
+      const std::int64_t chosen = device.select_on_device(g("logits")[r], context(r)).item<std::int64_t>();
+      EXPECT_EQ(chosen, cpu.sample(g("logits")[r], context(r))) << "seed " << seed << " row " << r;
+      EXPECT_EQ(chosen, g("chain.sample." + std::to_string(seed))[r].item<std::int64_t>());
+    }
+  }
+  at::manual_seed(7);
+  const std::int64_t vocab = 500;
+  for (const bool sample : {false, true}) {
+    SamplingOptions o;
+    o.do_sample = sample;
+    o.temperature = 0.8;
+    o.top_k = 40;
+    o.top_p = 0.9;
+    o.min_p = 0.02;
+    o.repetition_penalty = 1.3;
+    o.logit_bias = {{3, 2.5}, {17, -1.0}};
+    o.seed = 11;
+    TokenSampler cpu(o), device(o);
+    std::vector<std::int64_t> context = {1, 2, 3};
+    for (int step = 0; step < 200; ++step) {
+      const at::Tensor logits = 3 * at::randn({1, vocab});
+      const std::int64_t expected = cpu.sample(logits, context);
+      const at::Tensor got = device.select_on_device(logits, context);
+      EXPECT_EQ(got.dim(), 0);
+      ASSERT_EQ(got.item<std::int64_t>(), expected) << "step " << step << " sample " << sample;
+      context.push_back(expected);
+      if (step == 120) context.resize(10);  // not an append: the mask is rebuilt
+    }
+  }
+}
+
+TEST_F(TokenSamplerTest, TheDevicePathRefusesIdsOutsideTheVocabulary) {
+  SamplingOptions o;
+  o.repetition_penalty = 1.2;
+  TokenSampler s(o);
+  EXPECT_THROW(s.select_on_device(at::zeros({10}), {3, 10}), InvalidArgument);
+  o.repetition_penalty = 1.0;
+  o.logit_bias = {{12, 1.0}};
+  TokenSampler b(o);
+  EXPECT_THROW(b.select_on_device(at::zeros({10}), {}), InvalidArgument);
+}
+
 TEST_F(TokenSamplerTest, GreedyIgnoresWarpers) {
   SamplingOptions o = chain_options({});
   o.do_sample = false;
