@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "kernels/attention/flash_params.h"
+#include "kernels/common/device_utils.cuh"
 
 namespace duogen::kernels::flash {
 
@@ -274,17 +275,17 @@ __global__ void __launch_bounds__(kThreads)
     // exp2(-inf - max) at 0 rather than NaN.
     const float base_lo = mx_lo == -INFINITY ? 0.f : mx_lo;
     const float base_hi = mx_hi == -INFINITY ? 0.f : mx_hi;
-    const float corr_lo = exp2f(m_lo - base_lo);
-    const float corr_hi = exp2f(m_hi - base_hi);
+    const float corr_lo = device::exp2_approx(m_lo - base_lo);
+    const float corr_hi = device::exp2_approx(m_hi - base_hi);
     m_lo = mx_lo;
     m_hi = mx_hi;
     float sum_lo = 0.f, sum_hi = 0.f;
 #pragma unroll
     for (int j = 0; j < kNTilesS; ++j) {
-      s[j][0] = exp2f(s[j][0] - base_lo);
-      s[j][1] = exp2f(s[j][1] - base_lo);
-      s[j][2] = exp2f(s[j][2] - base_hi);
-      s[j][3] = exp2f(s[j][3] - base_hi);
+      s[j][0] = device::exp2_approx(s[j][0] - base_lo);
+      s[j][1] = device::exp2_approx(s[j][1] - base_lo);
+      s[j][2] = device::exp2_approx(s[j][2] - base_hi);
+      s[j][3] = device::exp2_approx(s[j][3] - base_hi);
       sum_lo += s[j][0] + s[j][1];
       sum_hi += s[j][2] + s[j][3];
     }

@@ -1,4 +1,5 @@
-// Device helpers shared by the CUDA kernels: fp32 <-> storage-type conversion and reductions.
+// Device helpers shared by the CUDA kernels: fp32 <-> storage-type conversion, reductions, the
+// approximate exp2.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -21,6 +22,15 @@ template <>
 __device__ __forceinline__ __half from_float(float v) { return __float2half_rn(v); }
 template <>
 __device__ __forceinline__ __nv_bfloat16 from_float(float v) { return __float2bfloat16_rn(v); }
+
+// 2^x on the SFU's approximate instruction (relative error < 2^-22, denormals flushed): what
+// FlashAttention's exp2f compiles to under --use_fast_math, a fraction of precise exp2f's cost in
+// the softmax inner loop. 2^-inf is +0, which the online softmax relies on.
+__device__ __forceinline__ float exp2_approx(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
 
 __device__ __forceinline__ float warp_sum(float v) {
   for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
