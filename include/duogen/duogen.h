@@ -155,6 +155,11 @@ struct EngineStats {
   // ("sdpa_cudnn", "flash_kernel", "reference", ...) -> count. On the CPU every call is
   // "reference".
   std::map<std::string, std::map<std::string, std::int64_t>> attention_calls;
+  // Bytes the engine keeps between jobs (KV cache, kept hidden states, next logits, user images,
+  // the condition-latent cache): flat over a long run once the largest job has been seen.
+  std::int64_t retained_bytes = 0;
+  // Context tokens the KV cache and the kept hidden states hold (the last job's).
+  std::int64_t retained_tokens = 0;
 };
 
 class Engine {

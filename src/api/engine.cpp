@@ -402,6 +402,8 @@ EngineStats Engine::stats() const {
   }
   if (!impl_->manifest) return s;
   s.mllm_loads = impl_->mllm->weight_loads();
+  s.retained_bytes = impl_->mllm->retained_bytes() + impl_->images->retained_bytes();
+  s.retained_tokens = impl_->mllm->retained_tokens();
   s.dit_loads = impl_->images->dit_loads();
   s.vae_loads = impl_->images->vae_loads();
   if (impl_->residency) {

@@ -93,6 +93,14 @@ void DuoGenImageModel::check_context_width(std::int64_t layers, std::int64_t hid
                (layers + 1) * hidden);
 }
 
+std::int64_t DuoGenImageModel::retained_bytes() const {
+  std::int64_t total = 0;
+  for (const auto& [image, latent] : latent_cache_) {
+    total += static_cast<std::int64_t>(image.nbytes() + latent.nbytes());
+  }
+  return total;
+}
+
 at::Tensor DuoGenImageModel::condition_latent(const at::Tensor& rgb, double& encode_seconds) {
   // An entry whose image nobody else holds belongs to a finished conversation: drop it, so a
   // long-running engine (a server) does not keep every image it ever conditioned on.

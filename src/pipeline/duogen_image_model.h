@@ -47,6 +47,8 @@ class DuoGenImageModel final : public ImageModel {
   int vae_loads() const { return vae_.loads(); }
   // Condition latents held for reuse within a conversation (for the no-growth test).
   std::size_t cached_condition_latents() const { return latent_cache_.size(); }
+  // Bytes of the condition-latent cache (images and latents) kept between requests.
+  std::int64_t retained_bytes() const;
 
  private:
   // The clean latent of a condition image, encoded once per image tensor (the loop passes the

@@ -25,6 +25,9 @@ class HiddenStateBuffer {
 
   std::int64_t length() const { return length_; }
   std::int64_t capacity() const { return buffer_.defined() ? buffer_.size(1) : 0; }
+  std::int64_t bytes() const {
+    return buffer_.defined() ? static_cast<std::int64_t>(buffer_.nbytes()) : 0;
+  }
 
  private:
   std::int64_t initial_capacity_, grow_chunk_;

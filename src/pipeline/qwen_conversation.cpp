@@ -85,6 +85,20 @@ QwenConversation::QwenConversation(const ModelManifest& manifest,
                manifest.bov_token_id, manifest.eov_token_id, vocab);
 }
 
+std::int64_t QwenConversation::retained_bytes() const {
+  const auto bytes = [](const at::Tensor& t) {
+    return t.defined() ? static_cast<std::int64_t>(t.nbytes()) : std::int64_t{0};
+  };
+  std::int64_t total = hidden_.bytes() + bytes(logits_);
+  if (session_) total += session_->cache().bytes();
+  for (const at::Tensor& image : user_images_) total += bytes(image);
+  return total;
+}
+
+std::int64_t QwenConversation::retained_tokens() const {
+  return hidden_.length() + (session_ ? session_->length() : 0);
+}
+
 std::optional<std::int64_t> QwenConversation::token_id(const std::string& token) const {
   if (token == manifest_.bov_token) return manifest_.bov_token_id;
   if (token == manifest_.eov_token) return manifest_.eov_token_id;

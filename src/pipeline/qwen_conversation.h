@@ -70,6 +70,11 @@ class QwenConversation final : public ConversationModel {
   const qwen2_5_vl::Config& config() const { return *config_; }
   // How many times the MLLM weights were loaded (more than 1 in offload mode after evictions).
   int weight_loads() const { return mllm_.loads(); }
+  // Bytes this conversation keeps between jobs: the KV cache, the kept hidden states, the next
+  // logits and the user's images (for the no-growth check of long runs), and the tokens its KV
+  // cache and hidden-state buffer hold (the last job's context, not a sum over jobs).
+  std::int64_t retained_bytes() const;
+  std::int64_t retained_tokens() const;
 
  private:
   // Runs a chunk after the current context, keeping its hidden states and the next logits.

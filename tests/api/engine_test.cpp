@@ -223,6 +223,31 @@ TEST_F(EngineTest, CountsTheAttentionBackendOfEveryCallSite) {
   }
 }
 
+TEST_F(EngineTest, ALongRunKeepsNoMoreThanItsLargestJob) {
+  // Four different jobs (prompt lengths, 0-2 images of two sizes), four rounds: what the engine
+  // keeps between jobs must be the same after every round, not grow with the job count.
+  std::vector<Job> jobs;
+  for (int i = 0; i < 4; ++i) {
+    Job j = job("long-" + std::to_string(i));
+    j.messages = {{"user", {text_part(std::string(1 + 12 * i, 'a') + " Draw it.")}}};
+    j.options.max_images = i % 3;
+    j.options.max_new_tokens = 8 + 4 * i;
+    j.options.width = i % 2 == 0 ? 32 : 48;
+    jobs.push_back(j);
+  }
+  std::vector<std::pair<std::int64_t, std::int64_t>> retained;  // bytes, tokens
+  for (int round = 0; round < 4; ++round) {
+    for (const Job& j : jobs) (void)engine_->generate(j);
+    const EngineStats s = engine_->stats();
+    retained.emplace_back(s.retained_bytes, s.retained_tokens);
+  }
+  EXPECT_GT(retained.front().first, 0);
+  EXPECT_GT(retained.front().second, 0);
+  for (std::size_t r = 1; r < retained.size(); ++r) {
+    EXPECT_EQ(retained[r], retained.front()) << "after round " << r + 1;
+  }
+}
+
 TEST(EngineLoad, ABadAttentionTableIsRefusedByFileAndField) {
   const fs::path dir = duogen::testing::make_temp_dir("api-table");
   const fs::path table = dir / "table.json";

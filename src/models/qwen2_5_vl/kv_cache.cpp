@@ -73,4 +73,11 @@ void KVCache::truncate(std::int64_t length) {
   length_ = length;
 }
 
+std::int64_t KVCache::bytes() const {
+  std::int64_t total = 0;
+  for (const auto& t : keys_) total += t.defined() ? static_cast<std::int64_t>(t.nbytes()) : 0;
+  for (const auto& t : values_) total += t.defined() ? static_cast<std::int64_t>(t.nbytes()) : 0;
+  return total;
+}
+
 }  // namespace duogen::qwen2_5_vl

@@ -45,6 +45,8 @@ class KVCache {
 
   std::int64_t length() const { return length_; }
   std::int64_t capacity() const { return capacity_; }
+  // Bytes of the key and value buffers (capacity, not length: what the cache holds on to).
+  std::int64_t bytes() const;
   std::int64_t num_layers() const { return static_cast<std::int64_t>(keys_.size()); }
 
  private:
