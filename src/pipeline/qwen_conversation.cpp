@@ -62,8 +62,10 @@ QwenConversation::QwenConversation(const ModelManifest& manifest,
       mllm_(
           "mllm",
           [manifest, options] {
-            qwen2_5_vl::ModelOptions text_options{options.dtype, options.device,
-                                                  {.initial_capacity = options.context_capacity}};
+            qwen2_5_vl::ModelOptions text_options;
+            text_options.dtype = options.dtype;
+            text_options.device = options.device;
+            text_options.cache.initial_capacity = options.context_capacity;
             text_options.attention = options.attention;
             MllmWeights w{qwen2_5_vl::Model::load(manifest.mllm, text_options),
                           qwen2_5_vl::VisionTower::load(manifest.mllm, options.dtype,

@@ -188,7 +188,7 @@ TEST_P(AttentionBackendsCuda, EveryEligibleBackendAtEveryVarlenSite) {
       const auto dispatch = AttentionDispatch::only(b);
       poison_cuda_allocator(q.numel() * 2);
       const at::Tensor out =
-          varlen_attention(q, k, v, layout, {.site = s.site, .dispatch = &dispatch});
+          varlen_attention(q, k, v, layout, {.causal = false, .scale = std::nullopt, .site = s.site, .dispatch = &dispatch});
       EXPECT_EQ(ran(dispatch), std::string(site_name(s.site)) + ":" +
                                    std::string(backend_name(b)) + " x1 ")
           << what;
@@ -215,7 +215,7 @@ TEST_P(AttentionBackendsCuda, TheBuiltInOrderRunsItsFirstChoice) {
   const at::Tensor q = at::randn({1, 16, 512, 128}, opts);
   const at::Tensor k = at::randn({1, 16, 512, 128}, opts);
   const AttentionDispatch dispatch;
-  (void)attention(q, k, k, {.site = AttentionSite::kDitSelf, .dispatch = &dispatch});
+  (void)attention(q, k, k, {.causal = false, .scale = std::nullopt, .site = AttentionSite::kDitSelf, .dispatch = &dispatch});
   AttentionProblem p;
   p.site = AttentionSite::kDitSelf;
   p.dtype = dtype;

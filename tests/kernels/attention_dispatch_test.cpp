@@ -130,7 +130,7 @@ TEST(AttentionDispatch, DtypeHeadDimAndArchitectureLimits) {
 
 TEST(AttentionDispatch, MeasuredTimesOrderTheEligibleBackends) {
   AttentionMeasurement short_frames{.site = S::kDitSelf, .dtype = c10::kBFloat16,
-                                    .head_dim = 128, .seqlen_q = 2304, .seqlen_k = 2304};
+                                    .head_dim = 128, .seqlen_q = 2304, .seqlen_k = 2304, .ms = {}};
   short_frames.ms = {{B::kSdpaCudnn, 0.30}, {B::kFlashKernel, 0.20}, {B::kSdpaFlash, 0.50}};
   AttentionMeasurement long_frames = short_frames;
   long_frames.seqlen_q = long_frames.seqlen_k = 17600;
@@ -158,7 +158,7 @@ TEST(AttentionDispatch, MeasuredTimesOrderTheEligibleBackends) {
 
 TEST(AttentionDispatch, AMeasuredReferenceThatWinsKeepsTheOthersOut) {
   AttentionMeasurement m{.site = S::kVaeMid, .dtype = c10::kBFloat16, .head_dim = 384,
-                         .seqlen_q = 9216, .seqlen_k = 9216};
+                         .seqlen_q = 9216, .seqlen_k = 9216, .ms = {}};
   m.ms = {{B::kReference, 1.0}, {B::kSdpaEfficient, 1.5}};
   const AttentionDispatch d({m});
   EXPECT_EQ(d.order(dense(S::kVaeMid, 9216, 9216, false, 1, 1, 384), hopper()),
@@ -264,7 +264,7 @@ TEST(VarlenLayout, APreparedLayoutEqualsTheTensorEntryPoint) {
   const at::Tensor q = at::randn({13, 4, 16});
   const at::Tensor k = at::randn({13, 2, 16});
   const at::Tensor v = at::randn({13, 2, 16});
-  const AttentionOptions o{.causal = true};
+  const AttentionOptions o{.causal = true, .scale = std::nullopt, .site = S::kGeneric, .dispatch = nullptr};
   EXPECT_TRUE(at::equal(varlen_attention(q, k, v, VarlenLayout::make(cu, cu, c10::kCPU), o),
                         varlen_attention(q, k, v, cu, cu, o)));
 }

@@ -183,8 +183,8 @@ TEST_F(EndToEndTest, OffloadModeGivesTheSameOutputUnderABudget) {
   const std::uint64_t vae = d.vae_weights.bytes(at::kFloat);
   ASSERT_GT(vae, dit);  // the budget below then evicts something for the VAE
   const auto residency = std::make_shared<runtime::ResidencyManager>(mllm + vae);
-  QwenConversation offloaded_mllm(*manifest_, {at::kFloat, at::kCPU, 4096, residency});
-  DuoGenImageModel offloaded_images(*manifest_, {at::kFloat, at::kCPU, residency});
+  QwenConversation offloaded_mllm(*manifest_, {at::kFloat, at::kCPU, 4096, residency, nullptr});
+  DuoGenImageModel offloaded_images(*manifest_, {at::kFloat, at::kCPU, residency, nullptr});
   EXPECT_TRUE(residency->resident().empty());  // loaded once to validate, then off the device
 
   RunOptions options;
@@ -209,7 +209,7 @@ TEST_F(EndToEndTest, OffloadModeGivesTheSameOutputUnderABudget) {
   // A budget below one component fails when the models are set up, naming it.
   const auto tiny_budget = std::make_shared<runtime::ResidencyManager>(mllm - 1);
   try {
-    QwenConversation too_big(*manifest_, {at::kFloat, at::kCPU, 4096, tiny_budget});
+    QwenConversation too_big(*manifest_, {at::kFloat, at::kCPU, 4096, tiny_budget, nullptr});
     ADD_FAILURE() << "no error for a budget below the MLLM's weights";
   } catch (const runtime::BudgetError& e) {
     EXPECT_NE(std::string(e.what()).find("mllm"), std::string::npos) << e.what();

@@ -28,7 +28,8 @@ AttentionTable sample() {
                               .causal = true,
                               .varlen = false,
                               .seqlen_q = 256,
-                              .seqlen_k = 4096};
+                              .seqlen_k = 4096,
+                              .ms = {}};
   m.ms = {{AttentionBackend::kSdpaFlash, 0.125}, {AttentionBackend::kFlashKernel, 0.25}};
   ops::AttentionMeasurement w{.site = AttentionSite::kVitWindow,
                               .dtype = c10::kHalf,
@@ -36,7 +37,8 @@ AttentionTable sample() {
                               .causal = false,
                               .varlen = true,
                               .seqlen_q = 64,
-                              .seqlen_k = 64};
+                              .seqlen_k = 64,
+                              .ms = {}};
   w.ms = {{AttentionBackend::kFlashKernel, 0.5}};
   t.measurements = {m, w};
   return t;

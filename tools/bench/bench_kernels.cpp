@@ -245,7 +245,8 @@ int run(at::ScalarType dtype, int iters, const std::string& table_out) {
     duogen::ops::AttentionMeasurement m{.site = s.site, .dtype = dtype, .head_dim = s.head_dim,
                                         .causal = s.causal, .varlen = is_varlen(s),
                                         .seqlen_q = in.problem.seqlen_q,
-                                        .seqlen_k = in.problem.seqlen_k};
+                                        .seqlen_k = in.problem.seqlen_k,
+                                        .ms = {}};
     std::string per_backend;
     for (std::size_t i = 0; i < duogen::ops::kAttentionBackendCount; ++i) {
       const auto b = static_cast<AttentionBackend>(i);

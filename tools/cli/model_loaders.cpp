@@ -16,7 +16,9 @@ LoadedModels load_conversation(const pipeline::ModelManifest& manifest,
   spdlog::info("loading the MLLM from {} ({}, {})", manifest.mllm.string(), placement.device.str(),
                c10::toString(placement.dtype));
   auto mllm = std::make_unique<pipeline::QwenConversation>(
-      manifest, pipeline::ConversationOptions{placement.dtype, placement.device});
+      manifest, pipeline::ConversationOptions{placement.dtype, placement.device,
+                                        pipeline::ConversationOptions{}.context_capacity, nullptr,
+                                        nullptr});
   const pipeline::QwenConversation* raw = mllm.get();
   models.lookup = [raw](const std::string& token) { return raw->token_id(token); };
   models.stop_token_ids = mllm->stop_token_ids();
@@ -33,7 +35,7 @@ LoadedModels load_bench_models(const pipeline::ModelManifest& manifest,
                manifest.vae.string());
   auto images =
       std::make_unique<pipeline::DuoGenImageModel>(
-      manifest, pipeline::ImageModelOptions{placement.dtype, placement.device});
+      manifest, pipeline::ImageModelOptions{placement.dtype, placement.device, nullptr, nullptr});
   const auto& text = static_cast<const pipeline::QwenConversation&>(*models.mllm).config().text;
   images->check_context_width(text.num_hidden_layers, text.hidden_size, manifest.mllm);
   models.images = std::move(images);
