@@ -12,7 +12,7 @@ cd "$ROOT"
 BUILD_DIR="${DUOGEN_BUILD_DIR:-build}"
 
 APT_PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config git
+  build-essential cmake ninja-build ccache pkg-config git xz-utils
   python3 python3-venv python3-pip
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libstb-dev
   libgtest-dev libgmock-dev

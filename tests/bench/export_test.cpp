@@ -23,6 +23,7 @@ fs::path samples_dir() { return duogen::testing::source_dir() / "benchmarks"; }
 TEST(BenchExport, GenEvalLayoutWithFourImagesPerPrompt) {
   const fs::path dir = duogen::testing::make_temp_dir("export-geneval");
   const auto lines = lines_of(fs::path(DUOGEN_GENEVAL_DIR) / "evaluation_metadata.jsonl");
+  ASSERT_GE(lines.size(), 3u) << DUOGEN_GENEVAL_DIR << ": the GenEval metadata is missing or short";
   write_file(dir / "evaluation_metadata.jsonl", lines[0] + "\n" + lines[1] + "\n" + lines[2] + "\n");
   const Suite suite = read_suite(dir / "evaluation_metadata.jsonl");
   FakeRun fake;

@@ -226,7 +226,8 @@ DIFFUSERS_VERSION=""
 dist=$(ls -d "$SITE"/diffusers-*.dist-info 2>/dev/null | head -1 || true)
 if [[ -d "$SITE/diffusers" && -n "$dist" ]]; then
   DIFFUSERS_VERSION="$(basename "$dist" .dist-info)"; DIFFUSERS_VERSION="${DIFFUSERS_VERSION#diffusers-}"
-  tar --exclude=__pycache__ -czf "$OUT_DIR/py/diffusers.tar.gz" -C "$SITE" diffusers "$(basename "$dist")"
+  # xz: 2 MiB instead of gzip's 5, which keeps working tree + bundle under a run call's 64 MiB.
+  tar --exclude=__pycache__ -cJf "$OUT_DIR/py/diffusers.tar.xz" -C "$SITE" diffusers "$(basename "$dist")"
 else
   note "no diffusers in $SITE: bench_e2e's reference side needs one on the device"
 fi

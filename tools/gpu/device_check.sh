@@ -170,13 +170,17 @@ python_facts() {
   note "python $PY, torch $tv at $DUOGEN_GPU_TORCH_DIR (bundle built against ${BUNDLE_TORCH_VERSION:-?})"
   [[ "${tv%%+*}" == "${BUNDLE_TORCH_VERSION%%+*}" ]] || note "WARNING: torch ${tv} here, ${BUNDLE_TORCH_VERSION} at build time: the libtorch C++ ABI may differ"
   if ((DRY)); then
-    if tar -tzf "$BUNDLE/py/diffusers.tar.gz" diffusers/__init__.py >/dev/null 2>&1; then
-      note "py/diffusers.tar.gz holds diffusers ${BUNDLE_DIFFUSERS_VERSION}"; E2E_PY_OK=1
-    else note "WARNING: no diffusers in the bundle (py/diffusers.tar.gz): on the device bench_e2e would be skipped"; fi
+    if tar -tJf "$BUNDLE/py/diffusers.tar.xz" diffusers/__init__.py >/dev/null 2>&1; then
+      note "py/diffusers.tar.xz holds diffusers ${BUNDLE_DIFFUSERS_VERSION}"; E2E_PY_OK=1
+    else note "WARNING: no diffusers in the bundle (py/diffusers.tar.xz): on the device bench_e2e would be skipped"; fi
     return
   fi
-  if ! "$PY" -c 'import diffusers' >/dev/null 2>&1 && [[ -f "$BUNDLE/py/diffusers.tar.gz" ]]; then
-    mkdir -p "$WORK/py" && tar -xzf "$BUNDLE/py/diffusers.tar.gz" -C "$WORK/py" && PYPATH="$WORK/py" &&
+  if ! "$PY" -c 'import diffusers' >/dev/null 2>&1 && [[ -f "$BUNDLE/py/diffusers.tar.xz" ]]; then
+    # tar -J needs the xz binary; Python's tarfile (lzma) unpacks it where that is missing.
+    mkdir -p "$WORK/py" &&
+      { tar -xJf "$BUNDLE/py/diffusers.tar.xz" -C "$WORK/py" 2>/dev/null ||
+        "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+          "$BUNDLE/py/diffusers.tar.xz" "$WORK/py"; } && PYPATH="$WORK/py" &&
       note "diffusers ${BUNDLE_DIFFUSERS_VERSION} unpacked from the bundle (the machine has none)"
   fi
   local v left=$((STEP_DEADLINE - $(date +%s)))
