@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import sys
+import time
 import unittest
 import uuid
 
@@ -391,7 +392,19 @@ class HealthMetricsTest(Base):
                                     "response_format": "b64_json"})
         self.assertEqual(status, 200, g)
         self.expect_400(chat(seed="x"), "seed")
-        after = SERVER.metrics()
+        # The server counts a request in httplib's logger, just after its answer is written: poll
+        # until the three requests above are counted (the GETs of /metrics count themselves).
+        endpoint_count = lambda m, word: sum(  # noqa: E731
+            v for (n, ls), v in m.items()
+            if n == "duogen_requests_total" and word in (dict(ls).get("endpoint") or ""))
+        deadline = time.monotonic() + 10.0
+        while True:
+            after = SERVER.metrics()
+            if (endpoint_count(after, "chat") - endpoint_count(before, "chat") >= 2 and
+                    endpoint_count(after, "generations") - endpoint_count(before, "generations") >= 1
+                    or time.monotonic() > deadline):
+                break
+            time.sleep(0.02)
 
         def grew(name, at_least=1, **labels):
             d = H.metric_sum(after, name, **labels) - H.metric_sum(before, name, **labels)
